@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Reference limits (anchor §1): capacity 1–1000, duration up to 7 days. */
+export const MAX_PARTICIPANTS_LIMIT = 1000;
+export const MAX_DURATION_SECONDS_LIMIT = 604_800;
+
+export const ConsistencyMode = z.enum(['strong', 'eventual']);
+export type ConsistencyMode = z.infer<typeof ConsistencyMode>;
+
+/**
+ * Session configuration. Ranges and defaults follow the reference `SessionConfig`, but booleans are not accepted as
+ * numbers (the reference lets `True` pass its int checks).
+ */
+export const SessionConfig = z
+  .object({
+    consistencyMode: ConsistencyMode.default('eventual'),
+    maxParticipants: z
+      .number()
+      .int('maxParticipants must be an integer')
+      .min(1, 'maxParticipants must be at least 1')
+      .max(MAX_PARTICIPANTS_LIMIT, `maxParticipants must not exceed ${MAX_PARTICIPANTS_LIMIT}`)
+      .default(10),
+    maxDurationSeconds: z
+      .number()
+      .int('maxDurationSeconds must be an integer')
+      .min(1, 'maxDurationSeconds must be at least 1')
+      .max(MAX_DURATION_SECONDS_LIMIT, `maxDurationSeconds must not exceed ${MAX_DURATION_SECONDS_LIMIT} (7 days)`)
+      .default(3600),
+    minEffScore: z
+      .number()
+      .min(0, 'minEffScore must be between 0.0 and 1.0')
+      .max(1, 'minEffScore must be between 0.0 and 1.0')
+      .default(0.6),
+    enableAudit: z.boolean().default(true),
+    enableBlockchainCommitment: z.boolean().default(false),
+  })
+  .strict();
+export type SessionConfig = z.infer<typeof SessionConfig>;
+export type SessionConfigInput = z.input<typeof SessionConfig>;

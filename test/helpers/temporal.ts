@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { inject } from 'vitest';
+
+export interface TemporalTestContext {
+  client: Client;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}
+
+/** Connects to the dev server started by the global setup. One per test file (in `beforeAll`). */
+export async function connectTestTemporal(): Promise<TemporalTestContext> {
+  const address = inject('temporalAddress');
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    client: new Client({ connection }),
+    nativeConnection,
+    async close() {
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** A task queue nobody else polls, so parallel tests never pick up each other's tasks. */
+export const uniqueTaskQueue = (label = 'test'): string => `${label}-${randomUUID()}`;
+
+/**
+ * Runs `fn` while a worker with the pre-built workflow bundle polls `taskQueue`, then shuts the worker down.
+ */
+export async function withWorker<T>(
+  ctx: TemporalTestContext,
+  options: { taskQueue: string } & Partial<Omit<WorkerOptions, 'connection' | 'taskQueue'>>,
+  fn: (worker: Worker) => Promise<T>,
+): Promise<T> {
+  const worker = await Worker.create({
+    connection: ctx.nativeConnection,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...options,
+  });
+  return worker.runUntil(() => fn(worker));
+}

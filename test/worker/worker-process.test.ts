@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ConfigError, loadWorkerEnv } from '../../worker/config.js';
+import { freePort } from '../../worker/processes.js';
+import { startWorker, type RunningWorker } from '../../worker/worker.js';
+import { uniqueTaskQueue } from '../helpers/temporal.js';
+
+describe('worker configuration', () => {
+  it('applies defaults and coerces ports', () => {
+    const env = loadWorkerEnv({ DATABASE_URL: 'postgres://u:p@localhost:5432/db', HV_HTTP_PORT: '8080' });
+    expect(env).toMatchObject({
+      TEMPORAL_TASK_QUEUE: 'agent-hypervisor',
+      HV_HTTP_PORT: 8080,
+      HV_MIGRATE_ON_START: true,
+    });
+  });
+
+  it('lists every problem at once', () => {
+    const parse = () => loadWorkerEnv({ DATABASE_URL: 'mysql://x', HV_HTTP_PORT: '70000' });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(/DATABASE_URL: DATABASE_URL must be a postgres:\/\/ URL[\s\S]*HV_HTTP_PORT/);
+  });
+});
+
+describe('worker process against the real servers', () => {
+  let running: RunningWorker;
+  let base: string;
+  beforeAll(async () => {
+    process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
+    const httpPort = await freePort();
+    const env = loadWorkerEnv({
+      DATABASE_URL: inject('databaseUrl'),
+      TEMPORAL_TASK_QUEUE: uniqueTaskQueue('worker'),
+      HV_HTTP_PORT: String(httpPort),
+      HV_HTTP_HOST: '127.0.0.1',
+      HV_SDK_METRICS_PORT: String(await freePort()),
+      HV_SHUTDOWN_GRACE_SECONDS: '1',
+      HV_LOG_LEVEL: 'WARN',
+    });
+    running = await startWorker(env, () => undefined);
+    base = `http://127.0.0.1:${httpPort}`;
+  });
+  afterAll(async () => {
+    await running?.shutdown();
+  });
+
+  it('is live and ready once polling', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toBe('ready\n');
+  });
+
+  it('serves its own metrics together with the Temporal SDK metrics', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('hypervisor_process_');
+    expect(body).toMatch(/^temporal_/m);
+  });
+
+  it('answers 404 for unknown paths', async () => {
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it('drains and closes on shutdown', async () => {
+    await running.shutdown();
+    expect(running.worker.getState()).toBe('STOPPED');
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+});

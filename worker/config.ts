@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/**
+ * The worker's environment, parsed once at start-up (C13). Temporal connection settings (address, namespace, TLS,
+ * API key) come from the standard `TEMPORAL_*` variables through `temporalTarget()`.
+ */
+export const WorkerEnv = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  /** The worker's HTTP server: /metrics, /healthz, /readyz. */
+  HV_HTTP_PORT: port.default(9464),
+  HV_HTTP_HOST: z.string().default('0.0.0.0'),
+  /** Loopback port of the Temporal SDK's own Prometheus exporter, merged into /metrics. */
+  HV_SDK_METRICS_PORT: port.default(9465),
+  HV_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  HV_MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  /** Graceful shutdown: activities get this long to finish before they are cancelled. */
+  HV_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(25),
+});
+export type WorkerEnv = z.infer<typeof WorkerEnv>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const result = WorkerEnv.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
+  throw new ConfigError(`invalid worker configuration:\n${problems}`);
+}

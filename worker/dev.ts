@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { loadWorkerEnv } from './config.js';
+import { dataDir } from './paths.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
+import { portInUse } from './processes.js';
+import { onShutdownSignal } from './signals.js';
+import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
+import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+import { startWorker, type RunningWorker } from './worker.js';
+
+/**
+ * `npm run dev`: the whole hypervisor on one machine. Starts the Temporal dev server (persistent SQLite, Web UI),
+ * an embedded PostgreSQL (persistent data directory) unless DATABASE_URL is set, and the worker. Ctrl-C stops them
+ * in reverse order; a second run reuses the state in `.data/`.
+ */
+async function dev(): Promise<void> {
+  const say = (line: string) => console.log(`[dev] ${line}`);
+  const stateDir = dataDir();
+  const temporalPort = Number(process.env.HV_TEMPORAL_PORT ?? 7233);
+  const uiPort = Number(process.env.HV_TEMPORAL_UI_PORT ?? 8233);
+  const pgPort = Number(process.env.HV_PG_PORT ?? 55432);
+  let server: DevServer | undefined;
+  let postgres: EmbeddedPostgres | undefined;
+  let worker: RunningWorker | undefined;
+
+  const stopAll = async () => {
+    if (worker) {
+      say('stopping the worker (draining in-flight tasks)…');
+      await worker.shutdown();
+    }
+    if (server) {
+      say('stopping the Temporal dev server…');
+      await server.stop();
+    }
+    if (postgres) {
+      say('stopping PostgreSQL…');
+      await postgres.stop();
+    }
+    say('stopped. State kept in ' + stateDir);
+  };
+  onShutdownSignal(async () => {
+    console.log('');
+    await stopAll();
+  });
+
+  try {
+    const externalTemporal = process.env.TEMPORAL_ADDRESS;
+    if (externalTemporal) {
+      say(`using the Temporal server at ${externalTemporal} (TEMPORAL_ADDRESS)`);
+    } else {
+      const cli = await resolveTemporalCli({ log: say });
+      if (cli.kind === 'binary') say(`temporal CLI: ${cli.path} (${cli.source}; ${temporalCliVersion(cli.path)})`);
+      for (const port of [temporalPort, uiPort]) {
+        if (await portInUse(port)) {
+          throw new Error(
+            `port ${port} is already in use. Stop whatever holds it, or set HV_TEMPORAL_PORT / HV_TEMPORAL_UI_PORT, ` +
+              'or point TEMPORAL_ADDRESS at a running Temporal server.',
+          );
+        }
+      }
+      say('starting the Temporal dev server…');
+      server = await startTemporalDevServer({
+        cli,
+        port: temporalPort,
+        uiPort,
+        dbFilename: path.join(stateDir, 'temporal', 'dev.db'),
+        stateDir: path.join(stateDir, 'temporal'),
+        detached: true,
+        log: say,
+      });
+      process.env.TEMPORAL_ADDRESS = server.address;
+    }
+
+    if (process.env.DATABASE_URL) {
+      say('using the PostgreSQL at DATABASE_URL');
+    } else {
+      say('starting the embedded PostgreSQL…');
+      postgres = await startEmbeddedPostgres({
+        dataDir: path.join(stateDir, 'postgres', 'data'),
+        port: pgPort,
+        persistent: true,
+        detached: true,
+        log: say,
+      });
+      process.env.DATABASE_URL = postgres.url;
+    }
+
+    const env = loadWorkerEnv();
+    worker = await startWorker(env, say);
+    const lines = [
+      '',
+      'Agent Hypervisor is running.',
+      `  Temporal Web UI   ${server?.uiUrl ?? '(external server)'}`,
+      `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
+      `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
+      `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; http://localhost:${env.HV_HTTP_PORT}/metrics /healthz /readyz`,
+      `  State             ${stateDir}`,
+      '',
+      'Press Ctrl-C to stop everything.',
+      '',
+    ];
+    console.log(lines.join('\n'));
+    await worker.done;
+  } catch (err) {
+    console.error(`[dev] ${(err as Error).message}`);
+    await stopAll().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void dev();

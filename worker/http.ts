@@ -1,0 +1,54 @@
+import http from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HealthSource {
+  /** Liveness: false only when the process cannot recover (the worker failed). */
+  live(): boolean;
+  /** Readiness: polling Temporal and able to reach Postgres. */
+  ready(): Promise<boolean>;
+}
+
+/**
+ * Serves `/metrics` (prom-client registry followed by the Temporal SDK's exporter output, one scrape target per pod),
+ * `/healthz` and `/readyz`.
+ */
+export function startHttpServer(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  sdkMetricsUrl: string;
+  health: HealthSource;
+}): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        if (req.method !== 'GET') return void res.writeHead(405).end();
+        if (url.pathname === '/healthz') {
+          const live = options.health.live();
+          return void res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(live ? 'ok\n' : 'failed\n');
+        }
+        if (url.pathname === '/readyz') {
+          const ready = await options.health.ready();
+          return void res
+            .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+            .end(ready ? 'ready\n' : 'not ready\n');
+        }
+        if (url.pathname === '/metrics') {
+          const sdk = await fetch(options.sdkMetricsUrl, { signal: AbortSignal.timeout(2000) })
+            .then((r) => r.text())
+            .catch(() => '');
+          const own = await options.registry.metrics();
+          return void res.writeHead(200, { 'content-type': options.registry.contentType }).end(`${own}\n${sdk}`);
+        }
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+      }
+    })();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve(server));
+  });
+}

@@ -1,0 +1,123 @@
+import type http from 'node:http';
+import type { Context } from '@temporalio/activity';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+  type ActivityInboundCallsInterceptor,
+  type ActivityExecuteInput,
+  type Next,
+} from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createPool, databaseReachable, type Pool } from '../activities/db.js';
+import { temporalTarget } from '../client/connection.js';
+import type { WorkerEnv } from './config.js';
+import { startHttpServer } from './http.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { runMigrations } from './migrate.js';
+import { workflowsPath } from './paths.js';
+
+let runtimeInstalled = false;
+
+/** Installs the process-wide Temporal Runtime once: SDK metrics on a loopback Prometheus exporter, core logs forwarded. */
+export function installRuntime(env: Pick<WorkerEnv, 'HV_SDK_METRICS_PORT' | 'HV_LOG_LEVEL'>): void {
+  if (runtimeInstalled) return;
+  Runtime.install({
+    logger: new DefaultLogger(env.HV_LOG_LEVEL),
+    // Signals are ours: shutdown must run in order (worker, then the servers `npm run dev` started).
+    shutdownSignals: [],
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
+      metrics: {
+        prometheus: { bindAddress: `127.0.0.1:${env.HV_SDK_METRICS_PORT}` },
+        globalTags: { app: 'agent-hypervisor' },
+      },
+    },
+  });
+  runtimeInstalled = true;
+}
+
+class CountingActivityInterceptor implements ActivityInboundCallsInterceptor {
+  constructor(
+    private readonly ctx: Context,
+    private readonly metrics: Metrics,
+  ) {}
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const activity = this.ctx.info.activityType;
+    try {
+      const out = await next(input);
+      this.metrics.activityCalls.inc({ activity, outcome: 'ok' });
+      return out;
+    } catch (err) {
+      this.metrics.activityCalls.inc({ activity, outcome: 'error' });
+      throw err;
+    }
+  }
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  pool: Pool;
+  http: http.Server;
+  metrics: Metrics;
+  /** Resolves when the worker has drained and every resource is closed. */
+  done: Promise<void>;
+  /** Starts a graceful shutdown (idempotent) and waits for `done`. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Builds and starts the hypervisor worker: migrations, Postgres pool, Temporal worker, HTTP server. The returned
+ * `shutdown` drains in-flight tasks (activities get `HV_SHUTDOWN_GRACE_SECONDS`) and then closes everything.
+ */
+export async function startWorker(env: WorkerEnv, log: (line: string) => void = console.log): Promise<RunningWorker> {
+  installRuntime(env);
+  if (env.HV_MIGRATE_ON_START) await runMigrations(env.DATABASE_URL, log);
+  const pool = createPool(env.DATABASE_URL);
+  const metrics = createMetrics();
+  const target = temporalTarget();
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  const bundlePath = process.env.HV_WORKFLOW_BUNDLE;
+  const worker = await Worker.create({
+    connection,
+    namespace: target.namespace,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
+    activities: createActivities({ pool }),
+    interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
+    shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
+    shutdownForceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS + 15}s`,
+  });
+  const http = await startHttpServer({
+    host: env.HV_HTTP_HOST,
+    port: env.HV_HTTP_PORT,
+    registry: metrics.registry,
+    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
+    health: {
+      live: () => worker.getState() !== 'FAILED',
+      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
+    },
+  });
+  const done = worker.run().finally(async () => {
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await pool.end();
+    await connection.close();
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    worker,
+    pool,
+    http,
+    metrics,
+    done,
+    shutdown() {
+      if (!stopping) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        stopping = done.catch(() => undefined);
+      }
+      return stopping;
+    },
+  };
+}
