@@ -29,6 +29,8 @@ export const ErrorType = {
   StandingDenied: 'StandingDenied',
   SagaDefinitionInvalid: 'SagaDefinitionInvalid',
   ChainBroken: 'ChainBroken',
+  /** A bug, not bad input: surfaced as a failed update instead of a stuck workflow task. */
+  Internal: 'InternalError',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

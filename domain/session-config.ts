@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { BreachPolicy } from './breach-detector.js';
+import { AgentDid } from './identifiers.js';
+import { RingRateLimitsOverride } from './token-bucket.js';
 
 /** Reference limits (anchor §1): capacity 1–1000, duration up to 7 days. */
 export const MAX_PARTICIPANTS_LIMIT = 1000;
@@ -9,7 +12,7 @@ export type ConsistencyMode = z.infer<typeof ConsistencyMode>;
 
 /**
  * Session configuration. Ranges and defaults follow the reference `SessionConfig`, but booleans are not accepted as
- * numbers (the reference lets `True` pass its int checks).
+ * numbers (the reference lets `True` pass its int checks) and unknown keys are refused (a typo is not silently ignored).
  */
 export const SessionConfig = z
   .object({
@@ -33,6 +36,13 @@ export const SessionConfig = z
       .default(0.6),
     enableAudit: z.boolean().default(true),
     enableBlockchainCommitment: z.boolean().default(false),
+    /** Below `minEffScore`, admit to the read-only sandbox (ring 3) instead of rejecting. */
+    allowSandboxJoins: z.boolean().default(true),
+    /** Operators may approve ring-1 joins when the session has no ring ≤ 1 participant. The creator always may. */
+    operators: z.array(AgentDid).max(32).default([]),
+    /** Per-ring token buckets; rings left out keep their defaults. */
+    rateLimits: RingRateLimitsOverride.optional(),
+    breachPolicy: BreachPolicy.prefault({}),
   })
   .strict();
 export type SessionConfig = z.infer<typeof SessionConfig>;

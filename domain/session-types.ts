@@ -1,37 +1,252 @@
 import { z } from 'zod';
+import { ActionManifest } from './actions.js';
+import type { ChainHead, Json } from './audit-chain.js';
+import type { Bucket } from './token-bucket.js';
+import type { BreachWindow, BreachSeverity } from './breach-detector.js';
+import type { Elevation } from './elevation.js';
+import { ElevationRequest } from './elevation.js';
+import { AgentDid, SessionId, identifier } from './identifiers.js';
+import type { IntentLock, LockTable } from './intent-locks.js';
+import { LockIntent } from './intent-locks.js';
+import type { Ring } from './rings.js';
 import { SessionConfig } from './session-config.js';
+import type { VfsState } from './vfs.js';
 
 export const SessionState = z.enum(['created', 'handshaking', 'active', 'terminating', 'archived']);
 export type SessionState = z.infer<typeof SessionState>;
 
-export const SessionInput = z
+export const KillReason = z.enum([
+  'behavioral_drift',
+  'rate_limit',
+  'ring_breach',
+  'manual',
+  'quarantine_timeout',
+  'session_timeout',
+]);
+export type KillReason = z.infer<typeof KillReason>;
+
+const sigma = (field: string) =>
+  z
+    .number({ error: `${field} must be a number` })
+    .min(0, `${field} must be between 0.0 and 1.0`)
+    .max(1, `${field} must be between 0.0 and 1.0`);
+
+const shortText = (field: string, max = 512) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .trim()
+    .min(1, `${field} must not be empty`)
+    .max(max);
+
+export const CreateSessionInput = z
   .object({
-    sessionId: z.string().min(1).max(256),
-    creatorDid: z.string().min(1).max(256),
+    sessionId: SessionId,
+    creatorDid: AgentDid,
     config: SessionConfig.prefault({}),
   })
   .strict();
-/** What callers send (defaults not yet applied). */
-export type SessionInput = z.input<typeof SessionInput>;
+export type CreateSessionInput = z.input<typeof CreateSessionInput>;
 
-export const TerminateSessionInput = z
+export const JoinSessionInput = z
   .object({
-    reason: z.string().min(1).max(256).default('requested'),
+    agentDid: AgentDid,
+    sigmaRaw: sigma('sigmaRaw').default(0),
+    actions: ActionManifest.default([]),
+    parentDid: AgentDid.optional(),
   })
   .strict();
+export type JoinSessionInput = z.input<typeof JoinSessionInput>;
+
+export const ApproveJoinInput = z.object({ candidateDid: AgentDid, approverDid: AgentDid }).strict();
+export type ApproveJoinInput = z.input<typeof ApproveJoinInput>;
+
+export const LeaveSessionInput = z.object({ agentDid: AgentDid }).strict();
+export type LeaveSessionInput = z.input<typeof LeaveSessionInput>;
+
+export const ActivateSessionInput = z.object({ authorizedBy: AgentDid.optional() }).strict();
+export type ActivateSessionInput = z.input<typeof ActivateSessionInput>;
+
+export const AuthorizeInput = z
+  .object({
+    agentDid: AgentDid,
+    actionId: identifier('actionId'),
+    cost: z.number().positive('cost must be greater than 0').finite().max(1e6).default(1),
+  })
+  .strict();
+export type AuthorizeInput = z.input<typeof AuthorizeInput>;
+
+export { ElevationRequest };
+export type ElevateInput = z.input<typeof ElevationRequest>;
+
+export const RevokeElevationInput = z
+  .object({ agentDid: AgentDid, reason: shortText('reason').default('revoked'), authorizedBy: AgentDid.optional() })
+  .strict();
+export type RevokeElevationInput = z.input<typeof RevokeElevationInput>;
+
+export const KillAgentInput = z
+  .object({
+    killId: identifier('killId'),
+    agentDid: AgentDid,
+    reason: KillReason,
+    authorizedBy: AgentDid,
+    details: z.string().max(2048).optional(),
+    substituteDid: AgentDid.optional(),
+  })
+  .strict();
+export type KillAgentInput = z.input<typeof KillAgentInput>;
+
+export const WriteStateInput = z
+  .object({
+    agentDid: AgentDid,
+    path: z.string(),
+    content: z.string({ error: 'content must be a string' }),
+    baseVersion: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type WriteStateInput = z.input<typeof WriteStateInput>;
+
+export const ReadStateInput = z.object({ agentDid: AgentDid, path: z.string() }).strict();
+export type ReadStateInput = z.input<typeof ReadStateInput>;
+
+export const DeleteStateInput = z
+  .object({ agentDid: AgentDid, path: z.string(), baseVersion: z.number().int().min(0).optional() })
+  .strict();
+export type DeleteStateInput = z.input<typeof DeleteStateInput>;
+
+export const ListStateInput = z.object({ agentDid: AgentDid, prefix: z.string().optional() }).strict();
+export type ListStateInput = z.input<typeof ListStateInput>;
+
+export const SetPermissionsInput = z
+  .object({ agentDid: AgentDid, path: z.string(), agents: z.array(AgentDid).nullable() })
+  .strict();
+export type SetPermissionsInput = z.input<typeof SetPermissionsInput>;
+
+export const SnapshotInput = z.object({ agentDid: AgentDid, snapshotId: identifier('snapshotId').optional() }).strict();
+export type SnapshotInput = z.input<typeof SnapshotInput>;
+
+export const RestoreInput = z.object({ agentDid: AgentDid, snapshotId: identifier('snapshotId') }).strict();
+export type RestoreInput = z.input<typeof RestoreInput>;
+
+export const AcquireLockInput = z
+  .object({
+    agentDid: AgentDid,
+    path: z.string(),
+    intent: LockIntent,
+    ttlSeconds: z.number().int().min(1).max(3600).optional(),
+    sagaStepId: z.string().max(256).optional(),
+  })
+  .strict();
+export type AcquireLockInput = z.input<typeof AcquireLockInput>;
+
+export const ReleaseLockInput = z.object({ agentDid: AgentDid, lockId: z.string().min(1).max(128) }).strict();
+export type ReleaseLockInput = z.input<typeof ReleaseLockInput>;
+
+export const TerminateSessionInput = z
+  .object({ reason: shortText('reason', 256).default('requested'), authorizedBy: AgentDid.optional() })
+  .strict();
 export type TerminateSessionInput = z.input<typeof TerminateSessionInput>;
+
+export type ParticipantStatus = 'active' | 'left' | 'killed';
+
+export interface Participant {
+  agentDid: string;
+  status: ParticipantStatus;
+  /** The ring earned at join (or imposed by a demotion); elevation is layered on top, never written here. */
+  ring: Ring;
+  sigmaRaw: number;
+  effScore: number;
+  hasConsensus: boolean;
+  parentDid: string | null;
+  joinedAtMs: number;
+  leftAtMs: number | null;
+  actions: Record<string, z.output<typeof ActionManifest>[number]>;
+  kill: { killId: string; reason: KillReason; authorizedBy: string; atMs: number } | null;
+}
+
+export interface Decision {
+  allowed: boolean;
+  reason: DecisionReason;
+  requiredRing: Ring | null;
+  effectiveRing: Ring;
+  /** Milliseconds until the bucket holds enough tokens; -1 when the cost can never fit; 0 when not rate-limited. */
+  retryAfterMs: number;
+  breach: { severity: BreachSeverity; score: number; action: 'none' | 'demote' | 'kill' } | null;
+}
+
+export type DecisionReason =
+  'allowed' | 'unknown_action' | 'ring_violation' | 'rate_limited' | 'agent_killed' | 'agent_left' | 'ring_breach';
+
+/** The session's whole governance state. JSON only: it is carried through continue-as-new and returned by queries. */
+export interface SessionData {
+  sessionId: string;
+  creatorDid: string;
+  config: SessionConfig;
+  state: SessionState;
+  createdAtMs: number;
+  deadlineMs: number;
+  terminatedAtMs: number | null;
+  terminationReason: string | null;
+  participants: Record<string, Participant>;
+  /** Ring-1 approvals waiting for the candidate's join: candidate → approvers. */
+  approvals: Record<string, string[]>;
+  elevations: Record<string, Elevation>;
+  buckets: Record<string, Bucket>;
+  breachWindows: Record<string, BreachWindow>;
+  vfs: VfsState;
+  locks: LockTable;
+  /** Kill ids already applied, so a re-delivered kill signal is a no-op (bounded; oldest dropped). */
+  killIds: string[];
+  chain: ChainHead;
+  stats: { allowed: number; denied: number; breaches: number };
+}
+
+/** A governance event the session turns into an audit entry. */
+export interface SessionEvent {
+  kind: string;
+  agentDid: string | null;
+  payload: Json;
+}
+
+export interface ParticipantView extends Omit<Participant, 'actions'> {
+  effectiveRing: Ring;
+  elevation: Elevation | null;
+  actions: string[];
+}
 
 export interface SessionView {
   sessionId: string;
   creatorDid: string;
   state: SessionState;
   config: SessionConfig;
-  createdAt: number;
+  createdAtMs: number;
+  deadlineMs: number;
+  terminatedAtMs: number | null;
+  terminationReason: string | null;
+  participants: ParticipantView[];
+  approvals: Record<string, string[]>;
+  locks: IntentLock[];
+  vfs: { files: number; totalBytes: number; snapshots: string[]; conflicts: number };
+  audit: { entries: number; head: string };
+  stats: SessionData['stats'];
+  runId: string;
+  historyLength: number;
+}
+
+export interface JoinResult {
+  agentDid: string;
+  ring: Ring;
+  effScore: number;
+  sandboxed: boolean;
 }
 
 export interface SessionCommitment {
   sessionId: string;
   state: SessionState;
   reason: string;
-  terminatedAt: number;
+  root: string;
+  entryCount: number;
+  /** Every agent that ever joined, not only those still active (the reference drops the rest). */
+  participants: string[];
+  killSwitchTriggered: boolean;
+  terminatedAtMs: number;
 }

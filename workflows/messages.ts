@@ -1,5 +1,34 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { SessionCommitment, SessionInput, SessionView, TerminateSessionInput } from '../domain/session-types.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ChainedEntry } from '../domain/audit-chain.js';
+import type { Elevation } from '../domain/elevation.js';
+import type { IntentLock } from '../domain/intent-locks.js';
+import type { KillResult } from '../domain/session-model.js';
+import type {
+  AcquireLockInput,
+  ActivateSessionInput,
+  ApproveJoinInput,
+  AuthorizeInput,
+  Decision,
+  DeleteStateInput,
+  ElevateInput,
+  JoinResult,
+  JoinSessionInput,
+  KillAgentInput,
+  LeaveSessionInput,
+  ListStateInput,
+  ReadStateInput,
+  ReleaseLockInput,
+  RestoreInput,
+  RevokeElevationInput,
+  SessionCommitment,
+  SessionState,
+  SessionView,
+  SetPermissionsInput,
+  SnapshotInput,
+  TerminateSessionInput,
+  WriteStateInput,
+} from '../domain/session-types.js';
+import type { VectorClock } from '../domain/vector-clock.js';
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -8,7 +37,67 @@ export const sessionWorkflowId = (sessionId: string): string => `session:${sessi
 export const sagaWorkflowId = (sagaId: string): string => `saga:${sagaId}`;
 export const agentWorkflowId = (did: string): string => `agent:${did}`;
 
-export type { SessionInput };
+export interface StateWriteResult {
+  path: string;
+  version: number;
+  contentHash: string;
+  clock: VectorClock;
+  conflict: boolean;
+}
+export interface StateReadResult {
+  path: string;
+  content: string;
+  version: number;
+  contentHash: string;
+  clock: VectorClock;
+  updatedBy: string;
+  updatedAtMs: number;
+}
+export interface StateEntry {
+  path: string;
+  version: number;
+  bytes: number;
+  contentHash: string;
+  updatedBy: string;
+  updatedAtMs: number;
+}
 
-export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
+// Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
+export const joinSessionUpdate = defineUpdate<JoinResult, [JoinSessionInput]>('joinSession');
+export const approveJoinUpdate = defineUpdate<{ approvals: string[] }, [ApproveJoinInput]>('approveJoin');
+export const leaveSessionUpdate = defineUpdate<{ agentDid: string }, [LeaveSessionInput]>('leaveSession');
+export const activateSessionUpdate = defineUpdate<{ state: SessionState }, [ActivateSessionInput]>('activateSession');
 export const terminateSessionUpdate = defineUpdate<SessionCommitment, [TerminateSessionInput]>('terminateSession');
+
+// The enforcement point.
+export const authorizeActionUpdate = defineUpdate<Decision, [AuthorizeInput]>('authorizeAction');
+
+// Elevation (sudo) and kill: signals are durable even with no worker running; the update variants return the outcome.
+export const elevateAgentSignal = defineSignal<[ElevateInput]>('elevateAgent');
+export const requestElevationUpdate = defineUpdate<Elevation, [ElevateInput]>('requestElevation');
+export const revokeElevationSignal = defineSignal<[RevokeElevationInput]>('revokeElevation');
+export const requestRevocationUpdate = defineUpdate<{ revoked: Elevation | null }, [RevokeElevationInput]>(
+  'requestRevocation',
+);
+export const killAgentSignal = defineSignal<[KillAgentInput]>('killAgent');
+export const requestKillUpdate = defineUpdate<KillResult, [KillAgentInput]>('requestKill');
+
+// Shared state (VFS).
+export const writeStateUpdate = defineUpdate<StateWriteResult, [WriteStateInput]>('writeState');
+export const readStateUpdate = defineUpdate<StateReadResult, [ReadStateInput]>('readState');
+export const deleteStateUpdate = defineUpdate<{ path: string; version: number }, [DeleteStateInput]>('deleteState');
+export const setStatePermissionsUpdate = defineUpdate<{ path: string; agents: string[] | null }, [SetPermissionsInput]>(
+  'setStatePermissions',
+);
+export const snapshotStateUpdate = defineUpdate<{ snapshotId: string }, [SnapshotInput]>('snapshotState');
+export const restoreStateUpdate = defineUpdate<{ snapshotId: string; files: number }, [RestoreInput]>('restoreState');
+
+// Intent locks.
+export const acquireLockUpdate = defineUpdate<IntentLock, [AcquireLockInput]>('acquireLock');
+export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('releaseLock');
+
+// Inspection.
+export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
+export const listStateQuery = defineQuery<StateEntry[], [ListStateInput]>('listState');
+export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
+export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');

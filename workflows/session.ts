@@ -1,45 +1,284 @@
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
+import { appendEntry, type ChainedEntry } from '../domain/audit-chain.js';
+import { ElevationRequest } from '../domain/elevation.js';
+import { ErrorType, hvError } from '../domain/errors.js';
+import { HvAgentIds, HvSessionId, HvSessionState } from '../domain/search-attributes.js';
+import * as model from '../domain/session-model.js';
 import {
-  SessionInput,
+  AcquireLockInput,
+  ActivateSessionInput,
+  ApproveJoinInput,
+  AuthorizeInput,
+  CreateSessionInput,
+  DeleteStateInput,
+  JoinSessionInput,
+  KillAgentInput,
+  LeaveSessionInput,
+  ListStateInput,
+  ReadStateInput,
+  ReleaseLockInput,
+  RestoreInput,
+  RevokeElevationInput,
+  SetPermissionsInput,
+  SnapshotInput,
   TerminateSessionInput,
+  WriteStateInput,
   type SessionCommitment,
+  type SessionData,
+  type SessionEvent,
   type SessionView,
 } from '../domain/session-types.js';
 import { parseInput } from '../domain/validation.js';
-import { HvSessionId, HvSessionState } from '../domain/search-attributes.js';
-import { getSessionStateQuery, terminateSessionUpdate } from './messages.js';
+import * as msg from './messages.js';
 
-/** One long-running workflow per shared session (DESIGN §3.1). */
-export async function sessionWorkflow(rawInput: SessionInput): Promise<SessionCommitment> {
-  const input = parseInput(SessionInput, rawInput, 'session input');
-  const view: SessionView = {
-    sessionId: input.sessionId,
-    creatorDid: input.creatorDid,
-    state: 'handshaking',
-    config: input.config,
-    createdAt: Date.now(),
-  };
+/** Start arguments: a new session, or the state carried over by continue-as-new. */
+export type SessionWorkflowInput = CreateSessionInput & { carried?: SessionData; recent?: ChainedEntry[] };
+
+/** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
+const RECENT_ENTRIES = 100;
+const RECENT_CARRIED = 20;
+
+/**
+ * One long-running workflow per shared session (DESIGN §3.1). All governance state lives in one JSON object, changed
+ * only through the pure functions of `domain/session-model.ts`. Every update has a validator that runs the same
+ * function on the current state and discards the result, so a request that would fail is rejected before it is
+ * written to history, and the handler that follows (same state, same activation) cannot fail differently.
+ */
+export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionCommitment> {
+  const info = wf.workflowInfo();
+  let data: SessionData =
+    input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
+  const recent: ChainedEntry[] = [...(input.recent ?? [])];
   let commitment: SessionCommitment | undefined;
 
-  // Handlers are registered before the first await so updates delivered with the first task are not rejected.
-  wf.setHandler(getSessionStateQuery, () => view);
-  wf.setHandler(
-    terminateSessionUpdate,
-    (raw) => {
-      const { reason } = parseInput(TerminateSessionInput, raw, 'terminate input');
-      view.state = 'archived';
-      commitment = { sessionId: view.sessionId, state: view.state, reason, terminatedAt: Date.now() };
-      return commitment;
-    },
-    { validator: (raw) => void parseInput(TerminateSessionInput, raw, 'terminate input') },
-  );
-  wf.upsertSearchAttributes([
-    { key: HvSessionId, value: view.sessionId },
-    { key: HvSessionState, value: view.state },
-  ]);
+  const record = (events: SessionEvent[]): void => {
+    if (
+      !data.config.enableAudit &&
+      events.every((e) => e.kind === 'decision' && (e.payload as { allowed?: boolean }).allowed)
+    )
+      return;
+    for (const e of events) {
+      const { head, chained } = appendEntry(data.chain, {
+        sessionId: data.sessionId,
+        kind: e.kind,
+        agentDid: e.agentDid,
+        payload: e.payload,
+        recordedAtMs: Date.now(),
+        workflowId: info.workflowId,
+        runId: info.runId,
+      });
+      data = { ...data, chain: head };
+      recent.push(chained);
+    }
+    if (recent.length > RECENT_ENTRIES) recent.splice(0, recent.length - RECENT_ENTRIES);
+  };
+  /** Applies expiries that are due (elevations, locks) before anything reads them. */
+  const sweep = (): void => {
+    const expired = model.expireTimers(data, Date.now());
+    data = expired.data;
+    record(expired.events);
+  };
+  const ctx = (): model.OpContext => ({ nowMs: Date.now(), newId: () => wf.uuid4() });
+  // Validators must not consume the workflow's random sequence: their ids are thrown away.
+  const dryCtx = (): model.OpContext => ({ nowMs: Date.now(), newId: () => 'dry-run' });
 
-  await wf.condition(() => commitment !== undefined);
-  wf.upsertSearchAttributes([{ key: HvSessionState, value: view.state }]);
+  /**
+   * Registers an update whose validator dry-runs `op`. A non-Temporal error escaping the handler would fail the
+   * workflow task and retry it forever; it is turned into a failed update instead, so a bug never wedges a session.
+   */
+  function onUpdate<S extends z.ZodType, R>(
+    def: UpdateDefinition<R, [z.input<S>]>,
+    schema: S,
+    what: string,
+    op: (
+      d: SessionData,
+      i: z.output<S>,
+      c: model.OpContext,
+    ) => { data: SessionData; result: R; events: SessionEvent[] },
+  ): void {
+    wf.setHandler(
+      def,
+      (raw) => {
+        sweep();
+        const out = guard(() => op(data, parseInput(schema, raw, what), ctx()));
+        data = out.data;
+        record(out.events);
+        return out.result;
+      },
+      // The validator sees the same swept state the handler will, so both reach the same verdict.
+      {
+        validator: (raw) => void op(model.expireTimers(data, Date.now()).data, parseInput(schema, raw, what), dryCtx()),
+      },
+    );
+  }
+
+  /** Signals cannot be rejected: invalid ones are logged and dropped, valid ones applied like the update variant. */
+  function onSignal<S extends z.ZodType>(
+    def: SignalDefinition<[z.input<S>]>,
+    schema: S,
+    what: string,
+    op: (d: SessionData, i: z.output<S>, c: model.OpContext) => { data: SessionData; events: SessionEvent[] },
+  ): void {
+    wf.setHandler(def, (raw) => {
+      try {
+        sweep();
+        const out = op(data, parseInput(schema, raw, what), ctx());
+        data = out.data;
+        record(out.events);
+      } catch (err) {
+        wf.log.warn(`ignored ${what} signal`, { error: (err as Error).message });
+        record([{ kind: `${def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
+      }
+    });
+  }
+
+  /** Ends the session: release everything, record the last entries, then commit to the chain head. */
+  const closeSession = (i: z.output<typeof TerminateSessionInput>): SessionCommitment => {
+    const started = model.beginTermination(data, i, ctx());
+    data = started.data;
+    record(started.events);
+    record([{ kind: 'session_archived', agentDid: null, payload: { reason: i.reason } }]);
+    const archived = model.archiveSession(data);
+    data = archived.data;
+    commitment = archived.commitment;
+    return commitment;
+  };
+
+  // Every handler is registered before the first await, so messages delivered with the first task find them.
+  onUpdate(msg.joinSessionUpdate, JoinSessionInput, 'join', model.joinSession);
+  onUpdate(msg.approveJoinUpdate, ApproveJoinInput, 'approval', model.approveJoin);
+  onUpdate(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', model.leaveSession);
+  onUpdate(msg.activateSessionUpdate, ActivateSessionInput, 'activation', (d, i) => model.activateSession(d, i));
+  onUpdate(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', model.authorizeAction);
+  onUpdate(msg.requestElevationUpdate, ElevationRequest, 'elevation request', model.elevateAgent);
+  onSignal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent);
+  onUpdate(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', model.revokeElevation);
+  onSignal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation);
+  onUpdate(msg.requestKillUpdate, KillAgentInput, 'kill', model.killAgent);
+  onSignal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
+  onUpdate(msg.writeStateUpdate, WriteStateInput, 'state write', model.writeSharedState);
+  onUpdate(msg.readStateUpdate, ReadStateInput, 'state read', (d, i) => model.readSharedState(d, i));
+  onUpdate(msg.deleteStateUpdate, DeleteStateInput, 'state delete', model.deleteSharedState);
+  onUpdate(msg.setStatePermissionsUpdate, SetPermissionsInput, 'permission change', model.setStatePermissions);
+  onUpdate(msg.snapshotStateUpdate, SnapshotInput, 'snapshot', model.snapshotSharedState);
+  onUpdate(msg.restoreStateUpdate, RestoreInput, 'restore', model.restoreSharedState);
+  onUpdate(msg.acquireLockUpdate, AcquireLockInput, 'lock request', model.acquireLock);
+  onUpdate(msg.releaseLockUpdate, ReleaseLockInput, 'lock release', model.releaseSessionLock);
+  wf.setHandler(
+    msg.terminateSessionUpdate,
+    (raw) => {
+      sweep();
+      return guard(() => closeSession(parseInput(TerminateSessionInput, raw, 'termination')));
+    },
+    {
+      validator: (raw) =>
+        void model.beginTermination(data, parseInput(TerminateSessionInput, raw, 'termination'), dryCtx()),
+    },
+  );
+
+  wf.setHandler(msg.getSessionStateQuery, () => view(data));
+  wf.setHandler(msg.listStateQuery, (raw) =>
+    model.listSharedState(data, parseInput(ListStateInput, raw, 'list request')),
+  );
+  wf.setHandler(msg.getLocksQuery, (filter) => model.sessionLocks(data, filter ?? {}));
+  wf.setHandler(msg.getAuditTailQuery, (args) =>
+    recent.slice(-Math.max(1, Math.min(args?.limit ?? 20, RECENT_ENTRIES))),
+  );
+
+  if (!input.carried)
+    record([{ kind: 'session_created', agentDid: data.creatorDid, payload: { config: data.config } }]);
+
+  let publishedAttributes = '';
+  const publishSearchAttributes = (): void => {
+    const agentIds = Object.keys(data.participants).sort();
+    const key = `${data.state}|${agentIds.join(',')}`;
+    if (key === publishedAttributes) return;
+    publishedAttributes = key;
+    wf.upsertSearchAttributes([
+      { key: HvSessionId, value: data.sessionId },
+      { key: HvSessionState, value: data.state },
+      { key: HvAgentIds, value: agentIds },
+    ]);
+  };
+
+  const archived = (): boolean => data.state === 'archived';
+  while (!archived()) {
+    publishSearchAttributes();
+    const timerAt = model.nextDeadline(data);
+    const stateAtSleep = data.state;
+    const participantsAtSleep = Object.keys(data.participants).length;
+    // One timer at a time, for the earliest expiry. Wake early only when that expiry moved earlier, the state or
+    // membership changed (search attributes), or Temporal suggests continue-as-new.
+    await wf.condition(
+      () =>
+        data.state !== stateAtSleep ||
+        Object.keys(data.participants).length !== participantsAtSleep ||
+        model.nextDeadline(data) < timerAt ||
+        wf.workflowInfo().continueAsNewSuggested,
+      Math.max(1, timerAt - Date.now()),
+    );
+    if (archived()) break;
+    sweep();
+    if (Date.now() >= data.deadlineMs) {
+      closeSession({ reason: 'session_timeout' });
+      break;
+    }
+    if (wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      return await wf.continueAsNew<typeof sessionWorkflow>({
+        sessionId: data.sessionId,
+        creatorDid: data.creatorDid,
+        config: data.config,
+        carried: data,
+        recent: recent.slice(-RECENT_CARRIED),
+      });
+    }
+  }
+  publishSearchAttributes();
   await wf.condition(wf.allHandlersFinished);
   return commitment!;
+}
+
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof wf.ApplicationFailure) throw err;
+    throw hvError(ErrorType.Internal, `internal error: ${(err as Error).message}`, {});
+  }
+}
+
+function view(data: SessionData): SessionView {
+  const now = Date.now();
+  const info = wf.workflowInfo();
+  return {
+    sessionId: data.sessionId,
+    creatorDid: data.creatorDid,
+    state: data.state,
+    config: data.config,
+    createdAtMs: data.createdAtMs,
+    deadlineMs: data.deadlineMs,
+    terminatedAtMs: data.terminatedAtMs,
+    terminationReason: data.terminationReason,
+    participants: Object.values(data.participants).map((participant) => ({
+      ...participant,
+      effectiveRing: model.effectiveRingOf(data, participant, now),
+      elevation: model.activeElevation(data, participant.agentDid, now),
+      actions: Object.keys(participant.actions),
+    })),
+    approvals: data.approvals,
+    locks: model.sessionLocks(data, {}),
+    vfs: {
+      files: Object.keys(data.vfs.files).length,
+      totalBytes: data.vfs.totalBytes,
+      snapshots: Object.keys(data.vfs.snapshots),
+      conflicts: data.vfs.conflicts,
+    },
+    audit: { entries: data.chain.seq, head: data.chain.hash },
+    stats: data.stats,
+    runId: info.runId,
+    historyLength: info.historyLength,
+  };
 }

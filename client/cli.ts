@@ -1,0 +1,338 @@
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ErrorType } from '../domain/errors.js';
+import { loadWorkerEnv } from '../worker/config.js';
+import { runMigrations } from '../worker/migrate.js';
+import { HypervisorError, exitCodeFor } from './errors.js';
+import { HypervisorClient, type SessionHandle } from './hypervisor-client.js';
+
+/** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
+const EXIT_DENIED = 4;
+
+const print = (value: unknown): void => console.log(JSON.stringify(value, null, 2));
+
+const parseJson =
+  (what: string) =>
+  (text: string): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new HypervisorError(ErrorType.InvalidInput, `${what} is not valid JSON: ${text}`);
+    }
+  };
+const parseNumber =
+  (what: string) =>
+  (text: string): number => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value))
+      throw new HypervisorError(ErrorType.InvalidInput, `${what} must be a number, got "${text}"`);
+    return value;
+  };
+
+async function withSession<T>(
+  sessionId: string,
+  fn: (session: SessionHandle, hv: HypervisorClient) => Promise<T>,
+): Promise<T> {
+  const hv = await HypervisorClient.connect();
+  try {
+    return await fn(hv.session(sessionId), hv);
+  } finally {
+    await hv.close();
+  }
+}
+
+const program = new Command('hv')
+  .description('Agent Hypervisor CLI: sessions, rings, elevation, kills, shared state and locks over Temporal.')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+const session = program.command('session').description('create, inspect and end sessions');
+session
+  .command('create')
+  .description('start a session workflow (state: handshaking)')
+  .requiredOption('--creator <did>', 'DID of the creating agent or operator')
+  .option('--id <sessionId>', 'session id (default: a random UUID)')
+  .option(
+    '--config <json>',
+    'session config as JSON, e.g. {"maxParticipants":5,"minEffScore":0.7}',
+    parseJson('--config'),
+  )
+  .action(async (opts: { creator: string; id?: string; config?: unknown }) => {
+    const hv = await HypervisorClient.connect();
+    try {
+      const created = await hv.createSession({
+        creatorDid: opts.creator,
+        sessionId: opts.id,
+        config: opts.config ?? {},
+      });
+      print(await created.view());
+    } finally {
+      await hv.close();
+    }
+  });
+session
+  .command('show <sessionId>')
+  .description('the full session view')
+  .action((id: string) => withSession(id, async (s) => print(await s.view())));
+session
+  .command('list')
+  .description('sessions known to Temporal visibility')
+  .option('--state <state>', 'handshaking | active | archived …')
+  .action(async (opts: { state?: string }) => {
+    const hv = await HypervisorClient.connect();
+    try {
+      print(await hv.listSessions(opts));
+    } finally {
+      await hv.close();
+    }
+  });
+session
+  .command('join <sessionId>')
+  .description('join an agent; prints the ring it was given')
+  .requiredOption('--agent <did>', 'agent DID')
+  .option('--sigma <score>', 'raw trust score σ in [0, 1]', parseNumber('--sigma'), 0)
+  .option('--actions <json-or-@file>', 'action manifest: JSON array, or @path/to/manifest.json')
+  .option('--parent <did>', 'parent agent (spawned agents get at most parent ring + 1)')
+  .action((id: string, opts: { agent: string; sigma: number; actions?: string; parent?: string }) =>
+    withSession(id, async (s) => {
+      const text = opts.actions?.startsWith('@') ? await readFile(opts.actions.slice(1), 'utf8') : opts.actions;
+      const actions = text === undefined ? [] : parseJson('--actions')(text);
+      print(
+        await s.join({ agentDid: opts.agent, sigmaRaw: opts.sigma, actions: actions as never, parentDid: opts.parent }),
+      );
+    }),
+  );
+session
+  .command('approve <sessionId>')
+  .description('approve a ring-1 join (by a ring ≤ 1 participant, or an operator when there is none)')
+  .requiredOption('--candidate <did>')
+  .requiredOption('--approver <did>')
+  .action((id: string, o: { candidate: string; approver: string }) =>
+    withSession(id, async (s) => print(await s.approveJoin({ candidateDid: o.candidate, approverDid: o.approver }))),
+  );
+session
+  .command('leave <sessionId>')
+  .requiredOption('--agent <did>')
+  .action((id: string, o: { agent: string }) =>
+    withSession(id, async (s) => print(await s.leave({ agentDid: o.agent }))),
+  );
+session
+  .command('activate <sessionId>')
+  .option('--by <did>', 'who activates it')
+  .action((id: string, o: { by?: string }) =>
+    withSession(id, async (s) => print(await s.activate({ authorizedBy: o.by }))),
+  );
+session
+  .command('terminate <sessionId>')
+  .description('terminate and print the commitment')
+  .option('--reason <text>', 'why', 'requested')
+  .option('--by <did>', 'who terminates it')
+  .action((id: string, o: { reason: string; by?: string }) =>
+    withSession(id, async (s) => print(await s.terminate({ reason: o.reason, authorizedBy: o.by }))),
+  );
+session
+  .command('audit <sessionId>')
+  .description('the latest audit entries recorded by the session')
+  .option('--limit <n>', 'how many', parseNumber('--limit'), 20)
+  .action((id: string, o: { limit: number }) => withSession(id, async (s) => print(await s.auditTail(o.limit))));
+
+program
+  .command('authorize <sessionId>')
+  .description('ask whether an agent may perform an action (exit 4 when denied)')
+  .requiredOption('--agent <did>')
+  .requiredOption('--action <actionId>')
+  .option('--cost <n>', 'tokens this call costs', parseNumber('--cost'), 1)
+  .action((id: string, o: { agent: string; action: string; cost: number }) =>
+    withSession(id, async (s) => {
+      const decision = await s.authorize({ agentDid: o.agent, actionId: o.action, cost: o.cost });
+      print(decision);
+      if (!decision.allowed) process.exitCode = EXIT_DENIED;
+    }),
+  );
+
+program
+  .command('elevate <sessionId>')
+  .description('sudo: raise an agent to a more privileged ring for a TTL')
+  .requiredOption('--agent <did>')
+  .addOption(new Option('--ring <ring>', 'target ring').choices(['0', '1', '2']).makeOptionMandatory())
+  .requiredOption('--reason <text>')
+  .option('--ttl <seconds>', 'time to live (default 300, max 3600)', parseNumber('--ttl'))
+  .option('--approved-by <did>', 'approver (required for rings 0 and 1; not the requester)')
+  .option('--witness <did>', 'SRE witness DID (required for ring 0)')
+  .option('--statement <text>', 'SRE witness statement', 'witnessed')
+  .option('--async', 'send as a signal (durable without a running worker; no answer)')
+  .action(
+    (
+      id: string,
+      o: {
+        agent: string;
+        ring: string;
+        reason: string;
+        ttl?: number;
+        approvedBy?: string;
+        witness?: string;
+        statement: string;
+        async?: boolean;
+      },
+    ) =>
+      withSession(id, async (s) => {
+        const request = {
+          agentDid: o.agent,
+          targetRing: Number(o.ring) as 0 | 1 | 2,
+          reason: o.reason,
+          ttlSeconds: o.ttl,
+          approvedBy: o.approvedBy,
+          attestation: o.witness
+            ? { kind: 'sre-witness' as const, witnessDid: o.witness, statement: o.statement }
+            : undefined,
+        };
+        if (o.async) {
+          await s.sendElevate(request);
+          print({ sent: true });
+        } else print(await s.elevate(request));
+      }),
+  );
+program
+  .command('revoke <sessionId>')
+  .description('end an agent’s elevation early')
+  .requiredOption('--agent <did>')
+  .option('--reason <text>', 'why', 'revoked')
+  .option('--by <did>')
+  .action((id: string, o: { agent: string; reason: string; by?: string }) =>
+    withSession(id, async (s) =>
+      print(await s.revokeElevation({ agentDid: o.agent, reason: o.reason, authorizedBy: o.by })),
+    ),
+  );
+program
+  .command('kill <sessionId>')
+  .description('kill an agent in a session (idempotent by --kill-id)')
+  .requiredOption('--agent <did>')
+  .addOption(
+    new Option('--reason <reason>')
+      .choices(['behavioral_drift', 'rate_limit', 'ring_breach', 'manual', 'quarantine_timeout', 'session_timeout'])
+      .default('manual'),
+  )
+  .requiredOption('--authorized-by <did>')
+  .option('--kill-id <id>')
+  .option('--details <text>')
+  .option('--async', 'send as a signal (durable without a running worker)')
+  .action(
+    (
+      id: string,
+      o: { agent: string; reason: string; authorizedBy: string; killId?: string; details?: string; async?: boolean },
+    ) =>
+      withSession(id, async (s) => {
+        const input = {
+          agentDid: o.agent,
+          reason: o.reason as 'manual',
+          authorizedBy: o.authorizedBy,
+          killId: o.killId,
+          details: o.details,
+        };
+        if (o.async) {
+          await s.sendKill(input);
+          print({ sent: true });
+        } else print(await s.kill(input));
+      }),
+  );
+
+const state = program.command('state').description('the session’s shared state (VFS)');
+state
+  .command('write <sessionId> <path>')
+  .requiredOption('--agent <did>')
+  .option('--content <text>')
+  .option('--file <file>', 'read the content from a file')
+  .option('--base-version <n>', 'expected current version (optimistic concurrency)', parseNumber('--base-version'))
+  .action((id: string, path: string, o: { agent: string; content?: string; file?: string; baseVersion?: number }) =>
+    withSession(id, async (s) => {
+      const content = o.file ? await readFile(o.file, 'utf8') : o.content;
+      if (content === undefined) throw new HypervisorError(ErrorType.InvalidInput, 'give --content or --file');
+      print(await s.write({ agentDid: o.agent, path, content, baseVersion: o.baseVersion }));
+    }),
+  );
+state
+  .command('read <sessionId> <path>')
+  .requiredOption('--agent <did>')
+  .action((id: string, path: string, o: { agent: string }) =>
+    withSession(id, async (s) => print(await s.read({ agentDid: o.agent, path }))),
+  );
+state
+  .command('delete <sessionId> <path>')
+  .requiredOption('--agent <did>')
+  .option('--base-version <n>', 'expected current version', parseNumber('--base-version'))
+  .action((id: string, path: string, o: { agent: string; baseVersion?: number }) =>
+    withSession(id, async (s) => print(await s.delete({ agentDid: o.agent, path, baseVersion: o.baseVersion }))),
+  );
+state
+  .command('list <sessionId>')
+  .requiredOption('--agent <did>')
+  .option('--prefix <path>')
+  .action((id: string, o: { agent: string; prefix?: string }) =>
+    withSession(id, async (s) => print(await s.list({ agentDid: o.agent, prefix: o.prefix }))),
+  );
+state
+  .command('permit <sessionId> <path>')
+  .description('restrict a path to the given agents (--clear removes the restriction)')
+  .requiredOption('--agent <did>', 'who sets it (the creator of the file or a ring ≤ 2 agent)')
+  .option('--allow <dids...>', 'agents allowed to access the path')
+  .option('--clear', 'remove the restriction')
+  .action((id: string, path: string, o: { agent: string; allow?: string[]; clear?: boolean }) =>
+    withSession(id, async (s) =>
+      print(await s.setPermissions({ agentDid: o.agent, path, agents: o.clear ? null : (o.allow ?? []) })),
+    ),
+  );
+state
+  .command('snapshot <sessionId>')
+  .requiredOption('--agent <did>')
+  .option('--id <snapshotId>')
+  .action((id: string, o: { agent: string; id?: string }) =>
+    withSession(id, async (s) => print(await s.snapshot({ agentDid: o.agent, snapshotId: o.id }))),
+  );
+state
+  .command('restore <sessionId> <snapshotId>')
+  .requiredOption('--agent <did>')
+  .action((id: string, snapshotId: string, o: { agent: string }) =>
+    withSession(id, async (s) => print(await s.restore({ agentDid: o.agent, snapshotId }))),
+  );
+
+const lock = program.command('lock').description('intent locks on shared resources');
+lock
+  .command('acquire <sessionId> <path>')
+  .requiredOption('--agent <did>')
+  .addOption(new Option('--intent <intent>').choices(['read', 'write', 'exclusive']).default('write'))
+  .option('--ttl <seconds>', 'lock TTL', parseNumber('--ttl'))
+  .action((id: string, path: string, o: { agent: string; intent: 'read' | 'write' | 'exclusive'; ttl?: number }) =>
+    withSession(id, async (s) =>
+      print(await s.acquireLock({ agentDid: o.agent, path, intent: o.intent, ttlSeconds: o.ttl })),
+    ),
+  );
+lock
+  .command('release <sessionId> <lockId>')
+  .requiredOption('--agent <did>')
+  .action((id: string, lockId: string, o: { agent: string }) =>
+    withSession(id, async (s) => print(await s.releaseLock({ agentDid: o.agent, lockId }))),
+  );
+lock
+  .command('list <sessionId>')
+  .option('--agent <did>')
+  .option('--path <path>')
+  .action((id: string, o: { agent?: string; path?: string }) => withSession(id, async (s) => print(await s.locks(o))));
+
+program
+  .command('db')
+  .description('database maintenance')
+  .command('migrate')
+  .description('apply pending migrations to DATABASE_URL')
+  .action(async () => {
+    const env = loadWorkerEnv();
+    print({ applied: await runMigrations(env.DATABASE_URL) });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof HypervisorError) {
+    console.error(`error [${err.type}]: ${err.message}`);
+    process.exit(exitCodeFor(err.type));
+  }
+  console.error(`error: ${(err as Error).message ?? String(err)}`);
+  process.exit(1);
+});

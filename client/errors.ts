@@ -1,0 +1,70 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType, hvErrorDetails, isHypervisorErrorType } from '../domain/errors.js';
+
+/**
+ * The one error type the client throws for hypervisor rejections: `type` is a member of the closed `ErrorType` set
+ * (DESIGN §7), `message` says why, `details` carries the structured facts (agent, ring, limits…).
+ */
+export class HypervisorError extends Error {
+  override name = 'HypervisorError';
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Maps Temporal client failures to {@link HypervisorError}; anything else (network, auth) is rethrown unchanged. */
+export function toHypervisorError(err: unknown, context: { sessionId?: string } = {}): unknown {
+  if (err instanceof HypervisorError) return err;
+  const failure =
+    err instanceof WorkflowUpdateFailedError ? err.cause : err instanceof ApplicationFailure ? err : undefined;
+  if (failure instanceof ApplicationFailure && isHypervisorErrorType(failure.type)) {
+    return new HypervisorError(failure.type, failure.message, hvErrorDetails(failure), { cause: err });
+  }
+  if (failure instanceof ApplicationFailure) {
+    return new HypervisorError(ErrorType.Internal, failure.message, {}, { cause: err });
+  }
+  if (err instanceof WorkflowNotFoundError || isNotFound(err)) {
+    return new HypervisorError(
+      ErrorType.SessionNotFound,
+      context.sessionId ? `session ${context.sessionId} not found (or already closed)` : 'workflow not found',
+      { sessionId: context.sessionId },
+      { cause: err },
+    );
+  }
+  return err;
+}
+
+function isNotFound(err: unknown): boolean {
+  // Updates and queries to a closed or missing workflow surface as gRPC NOT_FOUND (code 5) service errors.
+  const code =
+    (err as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code;
+  return code === 5 || (err instanceof Error && /workflow (execution )?not found|already completed/i.test(err.message));
+}
+
+/** Exit codes of the `hv` CLI, by error type: scripts can tell bad input from a policy refusal from a conflict. */
+export function exitCodeFor(type: ErrorType): number {
+  switch (type) {
+    case ErrorType.InvalidInput:
+    case ErrorType.SagaDefinitionInvalid:
+      return 2;
+    case ErrorType.SessionNotFound:
+    case ErrorType.NotFound:
+    case ErrorType.NotParticipant:
+      return 3;
+    case ErrorType.StaleWrite:
+    case ErrorType.LockContention:
+    case ErrorType.Deadlock:
+    case ErrorType.ChainBroken:
+      return 5;
+    case ErrorType.Internal:
+      return 1;
+    default:
+      return 4;
+  }
+}

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { z } from 'zod';
+import { ElevationRequest } from '../domain/elevation.js';
+import { HvSessionId, HvSessionState } from '../domain/search-attributes.js';
+import {
+  AcquireLockInput,
+  ActivateSessionInput,
+  ApproveJoinInput,
+  AuthorizeInput,
+  CreateSessionInput,
+  DeleteStateInput,
+  JoinSessionInput,
+  KillAgentInput,
+  LeaveSessionInput,
+  ListStateInput,
+  ReadStateInput,
+  ReleaseLockInput,
+  RestoreInput,
+  RevokeElevationInput,
+  SetPermissionsInput,
+  SnapshotInput,
+  TerminateSessionInput,
+  WriteStateInput,
+  type SessionCommitment,
+} from '../domain/session-types.js';
+import { parseInput } from '../domain/validation.js';
+import * as msg from '../workflows/messages.js';
+import type { sessionWorkflow } from '../workflows/session.js';
+import { temporalTarget } from './connection.js';
+import { toHypervisorError } from './errors.js';
+
+export interface ConnectOptions {
+  env?: NodeJS.ProcessEnv;
+  taskQueue?: string;
+}
+
+/**
+ * Typed façade over the Temporal client (DESIGN §6). Inputs are validated here before anything is sent, and every
+ * rejection reaches the caller as a `HypervisorError` with a typed `type`.
+ */
+export class HypervisorClient {
+  private constructor(
+    readonly temporal: Client,
+    readonly taskQueue: string,
+    private readonly connection?: Connection,
+  ) {}
+
+  /** Connects with the standard `TEMPORAL_*` variables (default localhost:7233, namespace `default`). */
+  static async connect(options: ConnectOptions = {}): Promise<HypervisorClient> {
+    const env = options.env ?? process.env;
+    const target = temporalTarget(env);
+    const connection = await Connection.connect(target.connectionOptions);
+    const client = new Client({ connection, namespace: target.namespace });
+    return new HypervisorClient(
+      client,
+      options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? msg.DEFAULT_TASK_QUEUE,
+      connection,
+    );
+  }
+
+  /** Wraps an existing Temporal client (tests, or applications that already hold one). */
+  static fromClient(client: Client, taskQueue: string = msg.DEFAULT_TASK_QUEUE): HypervisorClient {
+    return new HypervisorClient(client, taskQueue);
+  }
+
+  /** Starts a session workflow; the session is in `handshaking` until {@link SessionHandle.activate}. */
+  async createSession(input: Omit<CreateSessionInput, 'sessionId'> & { sessionId?: string }): Promise<SessionHandle> {
+    const parsed = guard(() =>
+      parseInput(CreateSessionInput, { ...input, sessionId: input.sessionId ?? randomUUID() }, 'session'),
+    );
+    await this.temporal.workflow
+      .start<typeof sessionWorkflow>('sessionWorkflow', {
+        taskQueue: this.taskQueue,
+        workflowId: msg.sessionWorkflowId(parsed.sessionId),
+        args: [parsed],
+        typedSearchAttributes: [
+          { key: HvSessionId, value: parsed.sessionId },
+          { key: HvSessionState, value: 'handshaking' },
+        ],
+        staticSummary: `session ${parsed.sessionId} created by ${parsed.creatorDid}`,
+      })
+      .catch((err: unknown) => {
+        throw toHypervisorError(err, { sessionId: parsed.sessionId });
+      });
+    return this.session(parsed.sessionId);
+  }
+
+  session(sessionId: string): SessionHandle {
+    return new SessionHandle(sessionId, this.temporal.workflow.getHandle(msg.sessionWorkflowId(sessionId)));
+  }
+
+  /** Sessions known to Temporal visibility, newest first, optionally filtered by state. */
+  async listSessions(
+    filter: { state?: string; limit?: number } = {},
+  ): Promise<Array<{ sessionId: string; status: string; startTime: Date }>> {
+    const query = [
+      `WorkflowType = 'sessionWorkflow'`,
+      filter.state ? `HvSessionState = '${filter.state.replace(/'/g, '')}'` : '',
+    ]
+      .filter(Boolean)
+      .join(' AND ');
+    const out: Array<{ sessionId: string; status: string; startTime: Date }> = [];
+    for await (const execution of this.temporal.workflow.list({ query })) {
+      out.push({
+        sessionId: execution.workflowId.replace(/^session:/, ''),
+        status: execution.status.name,
+        startTime: execution.startTime,
+      });
+      if (out.length >= (filter.limit ?? 100)) break;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+}
+
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toHypervisorError(err);
+  }
+}
+
+/** Operations on one session. Method names follow DESIGN §6; wire names are in workflows/messages.ts. */
+export class SessionHandle {
+  constructor(
+    readonly sessionId: string,
+    readonly workflow: WorkflowHandle<typeof sessionWorkflow>,
+  ) {}
+
+  private async update<S extends z.ZodType, R>(
+    def: UpdateDefinition<R, [z.input<S>]>,
+    schema: S,
+    what: string,
+    input: z.input<S>,
+  ): Promise<R> {
+    const parsed = guard(() => parseInput(schema, input, what));
+    try {
+      return await this.workflow.executeUpdate(def, { args: [parsed as z.input<S>] });
+    } catch (err) {
+      throw toHypervisorError(err, { sessionId: this.sessionId });
+    }
+  }
+
+  private async signal<S extends z.ZodType>(
+    def: SignalDefinition<[z.input<S>]>,
+    schema: S,
+    what: string,
+    input: z.input<S>,
+  ): Promise<void> {
+    const parsed = guard(() => parseInput(schema, input, what));
+    try {
+      await this.workflow.signal(def, parsed as z.input<S>);
+    } catch (err) {
+      throw toHypervisorError(err, { sessionId: this.sessionId });
+    }
+  }
+
+  private async query<R, A extends unknown[]>(def: QueryDefinition<R, A>, ...args: A): Promise<R> {
+    try {
+      return await this.workflow.query(def, ...args);
+    } catch (err) {
+      throw toHypervisorError(err, { sessionId: this.sessionId });
+    }
+  }
+
+  join = (input: JoinSessionInput) => this.update(msg.joinSessionUpdate, JoinSessionInput, 'join', input);
+  approveJoin = (input: ApproveJoinInput) => this.update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', input);
+  leave = (input: LeaveSessionInput) => this.update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', input);
+  activate = (input: ActivateSessionInput = {}) =>
+    this.update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input);
+  authorize = (input: AuthorizeInput) =>
+    this.update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', input);
+
+  /** Grants an elevation and returns it, or throws `ElevationDenied` saying why. */
+  elevate = (input: z.input<typeof ElevationRequest>) =>
+    this.update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', input);
+  /** Fire-and-forget elevation (a signal: accepted even while no worker runs; denials are recorded in the audit). */
+  sendElevate = (input: z.input<typeof ElevationRequest>) =>
+    this.signal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', input);
+  revokeElevation = (input: z.input<typeof RevokeElevationInput>) =>
+    this.update(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', input);
+  sendRevokeElevation = (input: z.input<typeof RevokeElevationInput>) =>
+    this.signal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', input);
+
+  /** Kills an agent in this session and returns what happened. Idempotent by `killId` (generated when omitted). */
+  kill = (input: Omit<z.input<typeof KillAgentInput>, 'killId'> & { killId?: string }) =>
+    this.update(msg.requestKillUpdate, KillAgentInput, 'kill', {
+      ...input,
+      killId: input.killId ?? `kill-${randomUUID()}`,
+    });
+  /** Durable kill: a signal the server accepts even when no worker is up; applied when one is. */
+  sendKill = (input: Omit<z.input<typeof KillAgentInput>, 'killId'> & { killId?: string }) =>
+    this.signal(msg.killAgentSignal, KillAgentInput, 'kill', {
+      ...input,
+      killId: input.killId ?? `kill-${randomUUID()}`,
+    });
+
+  write = (input: WriteStateInput) => this.update(msg.writeStateUpdate, WriteStateInput, 'state write', input);
+  read = (input: ReadStateInput) => this.update(msg.readStateUpdate, ReadStateInput, 'state read', input);
+  delete = (input: DeleteStateInput) => this.update(msg.deleteStateUpdate, DeleteStateInput, 'state delete', input);
+  list = (input: ListStateInput) =>
+    this.query(
+      msg.listStateQuery,
+      guard(() => parseInput(ListStateInput, input, 'list request')),
+    );
+  setPermissions = (input: SetPermissionsInput) =>
+    this.update(msg.setStatePermissionsUpdate, SetPermissionsInput, 'permission change', input);
+  snapshot = (input: SnapshotInput) => this.update(msg.snapshotStateUpdate, SnapshotInput, 'snapshot', input);
+  restore = (input: RestoreInput) => this.update(msg.restoreStateUpdate, RestoreInput, 'restore', input);
+
+  acquireLock = (input: AcquireLockInput) =>
+    this.update(msg.acquireLockUpdate, AcquireLockInput, 'lock request', input);
+  releaseLock = (input: ReleaseLockInput) =>
+    this.update(msg.releaseLockUpdate, ReleaseLockInput, 'lock release', input);
+  locks = (filter: { agentDid?: string; path?: string } = {}) => this.query(msg.getLocksQuery, filter);
+
+  view = () => this.query(msg.getSessionStateQuery);
+  auditTail = (limit = 20) => this.query(msg.getAuditTailQuery, { limit });
+
+  /** Terminates the session: releases everything it holds and returns the commitment over its audit chain. */
+  terminate = (input: TerminateSessionInput = {}): Promise<SessionCommitment> =>
+    this.update(msg.terminateSessionUpdate, TerminateSessionInput, 'termination', input);
+  /** Waits for the session to end (terminated or timed out) and returns its commitment. */
+  result = async (): Promise<SessionCommitment> => {
+    try {
+      return await this.workflow.result();
+    } catch (err) {
+      throw toHypervisorError(err, { sessionId: this.sessionId });
+    }
+  };
+}
