@@ -88,6 +88,11 @@ export const HYPERVISOR_ACTOR = 'hypervisor';
 
 /** How many applied kill ids are remembered for dedupe (carried through continue-as-new). */
 export const MAX_REMEMBERED_KILL_IDS = 1000;
+/**
+ * Bound on actions registered across all participants: manifests are carried through continue-as-new with the rest of
+ * the session state, which must stay well under Temporal's 2 MiB payload limit.
+ */
+export const MAX_SESSION_ACTIONS = 2000;
 /** Bound on candidates with pending ring-1 approvals, so approvals cannot grow the state without limit. */
 export const MAX_PENDING_APPROVALS = 100;
 
@@ -291,6 +296,17 @@ export function joinSession(
     parentCap = childRingCap(effectiveRingOf(data, parent, ctx.nowMs));
   }
 
+  const registered = Object.values(data.participants).reduce(
+    (sum, p) => sum + (p.agentDid === agentDid ? 0 : Object.keys(p.actions).length),
+    0,
+  );
+  if (registered + input.actions.length > MAX_SESSION_ACTIONS) {
+    throw hvError(
+      ErrorType.LimitExceeded,
+      `session ${data.sessionId} already has ${registered} registered actions; ${input.actions.length} more would exceed ${MAX_SESSION_ACTIONS}`,
+      { registered, requested: input.actions.length, limit: MAX_SESSION_ACTIONS },
+    );
+  }
   const effScore = Math.min(1, sigmaRaw);
   const consensus = hasConsensus(data, agentDid, ctx.nowMs);
   const belowMinimum = effScore < data.config.minEffScore;

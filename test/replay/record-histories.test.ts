@@ -1,0 +1,65 @@
+import { writeFile } from 'node:fs/promises';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
+import { actions, newSession } from '../helpers/session.js';
+import { fullSessionScenario } from './scenarios.js';
+
+/**
+ * Not a test: the recorder for the replay fixtures. Run it after an intentional workflow change (together with a
+ * patch, see DESIGN) with `HV_RECORD_HISTORIES=1 npx vitest run test/replay/record-histories.test.ts`.
+ */
+const recording = process.env.HV_RECORD_HISTORIES === '1';
+const fixture = (name: string) => fileURLToPath(new URL(`./histories/${name}.json`, import.meta.url));
+
+let ctx: TemporalTestContext;
+beforeAll(async () => {
+  if (recording) ctx = await connectTestTemporal();
+});
+afterAll(async () => {
+  if (recording) await ctx.close();
+});
+
+describe.skipIf(!recording)('record replay fixtures', () => {
+  it('records the full session scenario', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const creator = 'did:mesh:operator';
+      const { session } = await newSession(ctx, taskQueue, { consistencyMode: 'strong' }, creator);
+      await fullSessionScenario(session, creator);
+      await writeFile(fixture('session-full'), historyToJSON(await session.workflow.fetchHistory()));
+    });
+  });
+
+  it('records a session that times out', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, { maxDurationSeconds: 1 }, 'did:mesh:operator');
+      await session.join({ agentDid: 'did:mesh:solo', sigmaRaw: 0.7 });
+      await session.result();
+      await writeFile(fixture('session-timeout'), historyToJSON(await session.workflow.fetchHistory()));
+    });
+  });
+
+  it('records a session run that ends in continue-as-new', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(
+        ctx,
+        taskQueue,
+        { breachPolicy: { baselineRate: 10_000 } },
+        'did:mesh:operator',
+      );
+      await session.join({ agentDid: 'did:mesh:busy', sigmaRaw: 0.8, actions: [actions.edit] });
+      await session.activate();
+      const first = (await session.view()).runId;
+      for (let i = 0; i < 400 && (await session.view()).runId === first; i++) {
+        await session.authorize({ agentDid: 'did:mesh:busy', actionId: actions.edit.actionId });
+      }
+      const firstRun = ctx.client.workflow.getHandle(session.workflow.workflowId, first);
+      await writeFile(fixture('session-continued'), historyToJSON(await firstRun.fetchHistory()));
+      await session.terminate();
+    });
+  });
+});

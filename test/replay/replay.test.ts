@@ -1,0 +1,48 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
+
+const historiesDir = fileURLToPath(new URL('./histories/', import.meta.url));
+const quiet = new DefaultLogger('ERROR', () => undefined);
+
+async function fixtures(): Promise<Array<{ name: string; history: unknown }>> {
+  const names = (await readdir(historiesDir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    names.map(async (name) => ({ name, history: JSON.parse(await readFile(historiesDir + name, 'utf8')) as unknown })),
+  );
+}
+
+describe('replay of recorded session histories', () => {
+  it('has fixtures for a full session, a timeout and a continue-as-new run', async () => {
+    expect((await fixtures()).map((f) => f.name)).toEqual([
+      'session-continued.json',
+      'session-full.json',
+      'session-timeout.json',
+    ]);
+  });
+
+  it('replays every fixture against the current workflow code without non-determinism', async () => {
+    for (const { name, history } of await fixtures()) {
+      await expect(
+        Worker.runReplayHistory(
+          { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: name },
+          history,
+        ),
+        name,
+      ).resolves.toBeUndefined();
+    }
+  });
+
+  it('fails when the workflow code diverges from a recorded history', async () => {
+    const changed = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('../fixtures/session-workflow-changed.ts', import.meta.url)),
+      logger: quiet,
+    });
+    const [first] = await fixtures();
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, first!.history),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
