@@ -34,6 +34,7 @@ export const SessionConfig = z
       .min(0, 'minEffScore must be between 0.0 and 1.0')
       .max(1, 'minEffScore must be between 0.0 and 1.0')
       .default(0.6),
+    /** false: allowed decisions are not chained (denials and every governance change still are). */
     enableAudit: z.boolean().default(true),
     enableBlockchainCommitment: z.boolean().default(false),
     /** Below `minEffScore`, admit to the read-only sandbox (ring 3) instead of rejecting. */

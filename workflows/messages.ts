@@ -28,7 +28,7 @@ import type {
   TerminateSessionInput,
   WriteStateInput,
 } from '../domain/session-types.js';
-import type { VectorClock } from '../domain/vector-clock.js';
+import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -37,30 +37,10 @@ export const sessionWorkflowId = (sessionId: string): string => `session:${sessi
 export const sagaWorkflowId = (sagaId: string): string => `saga:${sagaId}`;
 export const agentWorkflowId = (did: string): string => `agent:${did}`;
 
-export interface StateWriteResult {
-  path: string;
-  version: number;
-  contentHash: string;
-  clock: VectorClock;
-  conflict: boolean;
-}
-export interface StateReadResult {
-  path: string;
-  content: string;
-  version: number;
-  contentHash: string;
-  clock: VectorClock;
-  updatedBy: string;
-  updatedAtMs: number;
-}
-export interface StateEntry {
-  path: string;
-  version: number;
-  bytes: number;
-  contentHash: string;
-  updatedBy: string;
-  updatedAtMs: number;
-}
+/** Shared-state results are the VFS's own types: one definition for the domain, the workflow and the client. */
+export type StateWriteResult = WriteFileResult;
+export type StateReadResult = ReadFileResult;
+export type StateEntry = VfsListEntry;
 
 // Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
 export const joinSessionUpdate = defineUpdate<JoinResult, [JoinSessionInput]>('joinSession');

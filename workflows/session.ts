@@ -54,12 +54,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let commitment: SessionCommitment | undefined;
 
   const record = (events: SessionEvent[]): void => {
-    if (
-      !data.config.enableAudit &&
-      events.every((e) => e.kind === 'decision' && (e.payload as { allowed?: boolean }).allowed)
-    )
-      return;
     for (const e of events) {
+      if (!data.config.enableAudit && isRoutineAllow(e)) continue;
       const { head, chained } = appendEntry(data.chain, {
         sessionId: data.sessionId,
         kind: e.kind,
@@ -240,6 +236,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   await wf.condition(wf.allHandlersFinished);
   return commitment!;
 }
+
+/** With `enableAudit: false` the chain skips allowed decisions; governance changes and denials are always recorded. */
+const isRoutineAllow = (e: SessionEvent): boolean =>
+  e.kind === 'decision' && (e.payload as { allowed?: boolean }).allowed === true;
 
 function guard<T>(fn: () => T): T {
   try {

@@ -73,6 +73,22 @@ describe('authorize: the enforcement point', () => {
     });
   });
 
+  it('with enableAudit false, chains denials but not routine allows', async () => {
+    const taskQueue = uniqueTaskQueue();
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, { enableAudit: false });
+      const agent = did('quiet');
+      await session.join({ agentDid: agent, sigmaRaw: 0.8, actions: allActions });
+      await session.activate();
+      await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
+      await session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
+      const decisions = (await session.auditTail(10)).filter((e) => e.entry.kind === 'decision');
+      expect(decisions.map((e) => (e.entry.payload as { actionId: string }).actionId)).toEqual([
+        actions.deploy.actionId,
+      ]);
+    });
+  });
+
   it('gives ring 3 a burst of 10 and rate-limits the 11th call', async () => {
     const taskQueue = uniqueTaskQueue();
     await withWorker(ctx, { taskQueue }, async () => {
