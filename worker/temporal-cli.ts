@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir } from './paths.js';
+import { isPidAlive } from './processes.js';
 
 /** The newest CLI tag whose go.mod allows `go install` (later tags carry a `replace` directive). Embeds server 1.29.1. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -92,15 +93,6 @@ export const installHint = (): string =>
     '  - internet access, so the Temporal SDK can download its dev server.',
   ].join('\n');
 
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * Holds a directory lock so that two processes (say `npm test` and `npm run dev`) never build at once; the second waits
  * for the first and then reuses its binary. A lock left by a dead process is taken over.
@@ -116,7 +108,7 @@ async function withBuildLock<T>(lockDir: string, log: (line: string) => void, fn
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number.parseInt(await readFile(ownerFile, 'utf8').catch(() => ''), 10);
-      if (Number.isFinite(owner) && !pidAlive(owner)) {
+      if (Number.isFinite(owner) && !isPidAlive(owner)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }

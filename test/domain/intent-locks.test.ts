@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { deepFreeze, failureOf } from '../helpers/domain.js';
 import { describe, expect, it } from 'vitest';
 import { ErrorType, hvErrorDetails } from '../../domain/errors.js';
 import {
@@ -39,24 +39,6 @@ function build(requests: (Partial<LockRequest> & Pick<LockRequest, 'agentDid' | 
     return out.lock;
   });
   return { table, locks };
-}
-
-function failureOf(fn: () => unknown): ApplicationFailure {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    return err as ApplicationFailure;
-  }
-  throw new Error('expected a failure');
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    Object.values(value).forEach(deepFreeze);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 const statuses = (table: LockTable) => locksOf(table, {}).map((l) => `${l.agentDid.slice(9)}:${l.intent}:${l.status}`);

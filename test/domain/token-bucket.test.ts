@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { failureOf } from '../helpers/domain.js';
 import { describe, expect, it } from 'vitest';
 import { ErrorType } from '../../domain/errors.js';
 import type { Ring } from '../../domain/rings.js';
@@ -15,16 +15,6 @@ import {
 } from '../../domain/token-bucket.js';
 
 const limits = resolveRingRateLimits();
-
-function thrownBy(fn: () => unknown): ApplicationFailure {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    return err as ApplicationFailure;
-  }
-  return expect.fail('expected an ApplicationFailure');
-}
 
 /** Calls `takeTokens` `count` times at one instant and returns how many were allowed and the final bucket. */
 function drain(bucket: Bucket, ring: Ring, nowMs: number, count: number): { bucket: Bucket; allowed: number } {
@@ -82,7 +72,7 @@ describe('rate limits', () => {
 
   it('rejects an override for an unknown ring or with a bad limit', () => {
     expect(RingRateLimitsOverride.safeParse({ '4': { ratePerSecond: 1, burst: 1 } }).success).toBe(false);
-    const failure = thrownBy(() => resolveRingRateLimits({ '2': { ratePerSecond: -5, burst: 10 } }));
+    const failure = failureOf(() => resolveRingRateLimits({ '2': { ratePerSecond: -5, burst: 10 } }));
     expect(failure.type).toBe(ErrorType.InvalidInput);
     expect(failure.message).toContain('2.ratePerSecond: ratePerSecond must be greater than 0');
   });
@@ -149,7 +139,7 @@ describe('token bucket', () => {
   it('rejects a zero, negative, NaN or infinite cost with InvalidInput', () => {
     const bucket = newBucket(3, limits, 0);
     for (const cost of [0, -1, -100, NaN, Infinity, -Infinity]) {
-      const failure = thrownBy(() => takeTokens(bucket, { ring: 3, limits, nowMs: 0, cost }));
+      const failure = failureOf(() => takeTokens(bucket, { ring: 3, limits, nowMs: 0, cost }));
       expect(failure.type).toBe(ErrorType.InvalidInput);
       expect(failure.nonRetryable).toBe(true);
     }
@@ -177,8 +167,8 @@ describe('token bucket', () => {
   });
 
   it('rejects a non-finite clock with InvalidInput', () => {
-    expect(thrownBy(() => newBucket(3, limits, NaN)).type).toBe(ErrorType.InvalidInput);
-    expect(thrownBy(() => bucketForRing(newBucket(3, limits, 0), 3, limits, Infinity)).type).toBe(
+    expect(failureOf(() => newBucket(3, limits, NaN)).type).toBe(ErrorType.InvalidInput);
+    expect(failureOf(() => bucketForRing(newBucket(3, limits, 0), 3, limits, Infinity)).type).toBe(
       ErrorType.InvalidInput,
     );
   });

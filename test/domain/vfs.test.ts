@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { deepFreeze, failureOf } from '../helpers/domain.js';
+import type { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { ErrorType, hvErrorDetails } from '../../domain/errors.js';
 import type { Ring } from '../../domain/rings.js';
@@ -26,24 +27,6 @@ const A = 'did:mesh:alice';
 const B = 'did:mesh:bob';
 const C = 'did:mesh:carol';
 const T0 = 1_700_000_000_000;
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.values(value).forEach(deepFreeze);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-function failureOf(fn: () => unknown): ApplicationFailure {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    return err as ApplicationFailure;
-  }
-  throw new Error('expected a failure');
-}
 
 function expectFailure(fn: () => unknown, type: ErrorType, message?: RegExp): ApplicationFailure {
   const failure = failureOf(fn);
