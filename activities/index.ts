@@ -1,13 +1,11 @@
-import type { Pool } from './db.js';
+import { createAuditActivities, type AuditDeps } from './audit.js';
 
-export interface ActivityDeps {
-  pool: Pool;
-}
+export type ActivityDeps = AuditDeps;
 
 /**
  * All activities, built from injected dependencies (C2). Workflows import only the `Activities` type, never this
  * module's values, so nothing here reaches the workflow sandbox.
  */
-export const createActivities = (_deps: ActivityDeps) => ({});
+export const createActivities = (deps: ActivityDeps) => ({ ...createAuditActivities(deps) });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,4 +1,11 @@
+import { existsSync, createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { purgePayloadsBefore } from '../activities/audit-store.js';
+import { DAY_MS } from '../activities/audit.js';
+import { createPool, type Pool } from '../activities/db.js';
+import { devAuditPaths } from '../worker/dev-keys.js';
+import { exportAuditEntries, loadTrustedKeys, verifyAuditChain, type VerifyAuditReport } from './audit.js';
 import { Command, Option } from 'commander';
 import { ErrorType } from '../domain/errors.js';
 import { loadWorkerEnv } from '../worker/config.js';
@@ -8,6 +15,8 @@ import { HypervisorClient, type SessionHandle } from './hypervisor-client.js';
 
 /** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
 const EXIT_DENIED = 4;
+/** Exit code when `hv audit verify` finds the chain does not verify. */
+const EXIT_AUDIT_FAILED = 6;
 
 const print = (value: unknown): void => console.log(JSON.stringify(value, null, 2));
 
@@ -28,6 +37,44 @@ const parseNumber =
       throw new HypervisorError(ErrorType.InvalidInput, `${what} must be a number, got "${text}"`);
     return value;
   };
+
+/** Postgres for the audit commands: DATABASE_URL, or the database `npm run dev` starts. */
+async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
+  const url =
+    process.env.DATABASE_URL ??
+    `postgres://hypervisor:hypervisor@127.0.0.1:${process.env.HV_PG_PORT ?? 55432}/hypervisor`;
+  const pool = createPool(url, 2);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+function auditDefaults(): { publicKeys: string[]; checkpointDir: string | null } {
+  const dev = devAuditPaths();
+  const configured = process.env.HV_AUDIT_PUBLIC_KEY_FILE?.split(',').filter(Boolean);
+  const sink = process.env.HV_CHECKPOINT_SINK;
+  const sinkDir = sink && !/^https?:\/\//.test(sink) ? sink.replace(/^file:\/\//, '') : undefined;
+  return {
+    publicKeys: configured ?? (existsSync(dev.publicKey) ? [dev.publicKey] : []),
+    checkpointDir: sinkDir ?? (existsSync(dev.checkpoints) ? dev.checkpoints : null),
+  };
+}
+
+function printVerification(r: VerifyAuditReport): void {
+  const lines = [
+    `session ${r.sessionId}: ${r.ok ? 'VERIFIED' : 'FAILED'} — ${r.entries} entries, head ${r.head}`,
+    ...r.anchors.map(
+      (a) =>
+        `  ${a.matches ? 'ok ' : 'BAD'} ${a.source}: ${a.size} entries, root ${a.root.slice(0, 16)}…, signature ${a.signature}`,
+    ),
+    ...r.problems.map((p) => `  problem [${p.kind}]${p.seq === null ? '' : ` at entry ${p.seq}`}: ${p.message}`),
+    ...r.warnings.map((w) => `  note: ${w}`),
+  ];
+  if (r.firstBad) lines.push(`first bad entry: ${r.firstBad.seq ?? '(not locatable)'}`);
+  console.log(lines.join('\n'));
+}
 
 async function withSession<T>(
   sessionId: string,
@@ -317,6 +364,83 @@ lock
   .option('--agent <did>')
   .option('--path <path>')
   .action((id: string, o: { agent?: string; path?: string }) => withSession(id, async (s) => print(await s.locks(o))));
+
+const audit = program
+  .command('audit')
+  .description('the audit trail in Postgres (DATABASE_URL, default: the `npm run dev` database)');
+audit
+  .command('verify <sessionId>')
+  .description('recompute the chain from Postgres and check it against the commitment, its signature and checkpoints')
+  .option(
+    '--public-key <file...>',
+    'trusted Ed25519 public key(s), PEM (default: HV_AUDIT_PUBLIC_KEY_FILE, or the dev key)',
+  )
+  .option('--checkpoints <dir>', 'checkpoint directory (default: HV_CHECKPOINT_SINK when a directory, or the dev one)')
+  .option('--allow-unsigned', 'accept unsigned commitments and checkpoints even when trusted keys are given')
+  .option('--offline', 'do not ask Temporal for the workflow result (verify from Postgres and checkpoints only)')
+  .option('--json', 'print the full report as JSON')
+  .action(
+    async (
+      id: string,
+      o: {
+        publicKey?: string[];
+        checkpoints?: string;
+        allowUnsigned?: boolean;
+        offline?: boolean;
+        json?: boolean;
+      },
+    ) => {
+      const defaults = auditDefaults();
+      const trustedKeys = await loadTrustedKeys(o.publicKey ?? defaults.publicKeys);
+      const checkpointDir = o.checkpoints ?? defaults.checkpointDir;
+      const progress = (n: number) => process.stderr.write(`verified ${n} entries…\n`);
+      const report = await withPool(async (pool) => {
+        const requireSignatures = trustedKeys.size > 0 && !o.allowUnsigned;
+        const options = { pool, trustedKeys, checkpointDir, requireSignatures, onProgress: progress };
+        if (o.offline) return verifyAuditChain(id, options);
+        return withSession(id, (s) => s.verifyAudit(options));
+      });
+      if (o.json) print(report);
+      else printVerification(report);
+      if (!report.ok) process.exitCode = EXIT_AUDIT_FAILED;
+    },
+  );
+audit
+  .command('export <sessionId>')
+  .description('write the chain as JSON Lines, one entry per line in seq order')
+  .option('--out <file>', 'write to a file instead of stdout')
+  .action(async (id: string, o: { out?: string }) => {
+    await withPool(async (pool) => {
+      const out = o.out ? createWriteStream(o.out) : process.stdout;
+      let count = 0;
+      for await (const entry of exportAuditEntries(pool, id)) {
+        count += 1;
+        if (!out.write(`${JSON.stringify(entry)}\n`)) await once(out, 'drain');
+      }
+      if (count === 0) throw new HypervisorError(ErrorType.NotFound, `no audit entries for session ${id}`);
+      if (o.out) {
+        await new Promise<void>((resolve, reject) =>
+          (out as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())),
+        );
+        console.error(`exported ${count} entries to ${o.out}`);
+      }
+    });
+  });
+audit
+  .command('purge')
+  .description('retention: drop payloads older than the retention period (hashes and commitments are kept)')
+  .option(
+    '--retention-days <days>',
+    'retention period (default: HV_AUDIT_RETENTION_DAYS or 180)',
+    parseNumber('--retention-days'),
+  )
+  .action(async (o: { retentionDays?: number }) => {
+    const days = o.retentionDays ?? Number(process.env.HV_AUDIT_RETENTION_DAYS ?? 180);
+    if (!Number.isInteger(days) || days < 1)
+      throw new HypervisorError(ErrorType.InvalidInput, `--retention-days must be a whole number ≥ 1, got ${days}`);
+    const purged = await withPool((pool) => purgePayloadsBefore(pool, Date.now() - days * DAY_MS));
+    print({ retentionDays: days, purged });
+  });
 
 program
   .command('db')

@@ -1,4 +1,8 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, hvErrorDetails, isHypervisorErrorType } from '../domain/errors.js';
 
@@ -28,6 +32,14 @@ export function toHypervisorError(err: unknown, context: { sessionId?: string } 
   }
   if (failure instanceof ApplicationFailure) {
     return new HypervisorError(ErrorType.Internal, failure.message, {}, { cause: err });
+  }
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return new HypervisorError(
+      ErrorType.SessionExists,
+      `session ${context.sessionId ?? err.workflowId} already exists (session ids are never reused)`,
+      { sessionId: context.sessionId },
+      { cause: err },
+    );
   }
   if (err instanceof WorkflowNotFoundError || isNotFound(err)) {
     return new HypervisorError(
@@ -61,8 +73,10 @@ export function exitCodeFor(type: ErrorType): number {
     case ErrorType.LockContention:
     case ErrorType.Deadlock:
     case ErrorType.ChainBroken:
+    case ErrorType.SessionExists:
       return 5;
     case ErrorType.Internal:
+    case ErrorType.AuditUnavailable:
       return 1;
     default:
       return 4;

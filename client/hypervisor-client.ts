@@ -29,7 +29,8 @@ import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
 import type { sessionWorkflow } from '../workflows/session.js';
 import { temporalTarget } from './connection.js';
-import { toHypervisorError } from './errors.js';
+import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
+import { HypervisorError, toHypervisorError } from './errors.js';
 
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
@@ -74,6 +75,8 @@ export class HypervisorClient {
       .start<typeof sessionWorkflow>('sessionWorkflow', {
         taskQueue: this.taskQueue,
         workflowId: msg.sessionWorkflowId(parsed.sessionId),
+        // A session id names one audit chain forever: a closed session's id is not reusable.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
         args: [parsed],
         typedSearchAttributes: [
           { key: HvSessionId, value: parsed.sessionId },
@@ -127,6 +130,20 @@ function guard<T>(fn: () => T): T {
 }
 
 /** Operations on one session. Method names follow DESIGN §6; wire names are in workflows/messages.ts. */
+const UPDATE_ATTEMPTS = 5;
+
+/**
+ * The server aborts admitted updates with FAILED_PRECONDITION "unexpected workflow task failure" when the workflow
+ * task that would have accepted them is rejected, typically a continue-as-new racing a new event (UnhandledCommand).
+ * Nothing of such an update was applied, and unlike the "workflow is closing" abort the SDK does not retry it.
+ */
+function updateNeverAccepted(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; details?: unknown } })?.cause;
+  return (
+    cause?.code === 9 && typeof cause.details === 'string' && /unexpected workflow task failure/.test(cause.details)
+  );
+}
+
 export class SessionHandle {
   constructor(
     readonly sessionId: string,
@@ -140,10 +157,15 @@ export class SessionHandle {
     input: z.input<S>,
   ): Promise<R> {
     const parsed = guard(() => parseInput(schema, input, what));
-    try {
-      return await this.workflow.executeUpdate(def, { args: [parsed as z.input<S>] });
-    } catch (err) {
-      throw toHypervisorError(err, { sessionId: this.sessionId });
+    // One id for every attempt: Temporal deduplicates an update id within a run.
+    const updateId = randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.workflow.executeUpdate(def, { args: [parsed as z.input<S>], updateId });
+      } catch (err) {
+        if (attempt < UPDATE_ATTEMPTS && updateNeverAccepted(err)) continue;
+        throw toHypervisorError(err, { sessionId: this.sessionId });
+      }
     }
   }
 
@@ -234,4 +256,23 @@ export class SessionHandle {
       throw toHypervisorError(err, { sessionId: this.sessionId });
     }
   };
+
+  /** The commitment the workflow returned, or null while the session runs (or when Temporal no longer has it). */
+  async finalCommitment(): Promise<SessionCommitment | null> {
+    try {
+      const described = await this.workflow.describe();
+      return described.status.name === 'COMPLETED' ? await this.workflow.result() : null;
+    } catch (err) {
+      if (toHypervisorError(err) instanceof HypervisorError) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Verifies the session's audit chain in Postgres (see {@link verifyAuditChain}), using the workflow's own result as
+   * one more anchor when the session has ended.
+   */
+  async verifyAudit(options: Omit<VerifyAuditOptions, 'workflowCommitment'>): Promise<VerifyAuditReport> {
+    return verifyAuditChain(this.sessionId, { ...options, workflowCommitment: await this.finalCommitment() });
+  }
 }

@@ -29,6 +29,10 @@ export const ErrorType = {
   StandingDenied: 'StandingDenied',
   SagaDefinitionInvalid: 'SagaDefinitionInvalid',
   ChainBroken: 'ChainBroken',
+  /** A session id that already has (or had) a workflow: ids are never reused, so chains never mix. */
+  SessionExists: 'SessionExists',
+  /** The audit store cannot take the session's entries (outage backlog full, or a conflicting chain): fail closed. */
+  AuditUnavailable: 'AuditUnavailable',
   /** A bug, not bad input: surfaced as a failed update instead of a stuck workflow task. */
   Internal: 'InternalError',
 } as const;

@@ -226,7 +226,14 @@ export interface SessionView {
   approvals: Record<string, string[]>;
   locks: IntentLock[];
   vfs: { files: number; totalBytes: number; snapshots: string[]; conflicts: number };
-  audit: { entries: number; head: string };
+  audit: {
+    entries: number;
+    head: string;
+    /** Highest seq the audit store has acknowledged; entries above it wait in the workflow's outbox. */
+    persistedSeq: number;
+    pending: number;
+    fault: string | null;
+  };
   stats: SessionData['stats'];
   runId: string;
   historyLength: number;
@@ -249,4 +256,9 @@ export interface SessionCommitment {
   participants: string[];
   killSwitchTriggered: boolean;
   terminatedAtMs: number;
+  /** Ed25519 signature over the commitment statement (DESIGN §5), when the worker has a signing key. */
+  keyId?: string | null;
+  signature?: string | null;
+  /** How much of the chain reached the audit store, and why not all of it, if not. */
+  audit?: { persistedSeq: number; fault: string | null };
 }

@@ -22,6 +22,21 @@ export const WorkerEnv = z.object({
     .transform((value) => value === 'true'),
   /** Graceful shutdown: activities get this long to finish before they are cancelled. */
   HV_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(25),
+  /** Ed25519 private key (PKCS#8 PEM) that signs commitments and checkpoints; or a file holding it. */
+  HV_AUDIT_SIGNING_KEY: z.string().optional(),
+  HV_AUDIT_SIGNING_KEY_FILE: z.string().optional(),
+  /**
+   * Where signed checkpoints go for sessions with `enableBlockchainCommitment`: a directory (JSON Lines per session) or
+   * an http(s) URL receiving each checkpoint as a POST. Keep it outside the audit database's trust domain.
+   */
+  HV_CHECKPOINT_SINK: z.string().min(1).optional(),
+  /** Retention (reference §8.3): audit payloads older than this are purged; hashes and commitments are kept. */
+  HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
+  /** Keep a daily Temporal Schedule that runs the retention purge. */
+  HV_AUDIT_RETENTION_SCHEDULE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadWorkerEnv } from './config.js';
+import { devAuditPaths, ensureDevSigningKey } from './dev-keys.js';
 import { dataDir } from './paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
@@ -85,6 +86,13 @@ async function dev(): Promise<void> {
       process.env.DATABASE_URL = postgres.url;
     }
 
+    if (!process.env.HV_AUDIT_SIGNING_KEY && !process.env.HV_AUDIT_SIGNING_KEY_FILE) {
+      const key = await ensureDevSigningKey();
+      say(`${key.created ? 'generated' : 'using'} the dev audit signing key ${key.privateKey}`);
+      process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
+    }
+    process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
+
     const env = loadWorkerEnv();
     worker = await startWorker(env, say);
     const lines = [
@@ -94,6 +102,7 @@ async function dev(): Promise<void> {
       `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
       `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
       `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; http://localhost:${env.HV_HTTP_PORT}/metrics /healthz /readyz`,
+      `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
       `  State             ${stateDir}`,
       '',
       'Press Ctrl-C to stop everything.',

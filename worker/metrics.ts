@@ -13,6 +13,12 @@ export function createMetrics() {
     labelNames: ['activity', 'outcome'] as const,
     registers: [registry],
   });
-  return { registry, activityCalls };
+  const auditEntries = new Counter({
+    name: 'hypervisor_audit_entries_total',
+    help: 'Audit links handed to the store: inserted, or already present (an idempotent retry)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, activityCalls, auditEntries };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -10,6 +10,9 @@ import {
   type ActivityExecuteInput,
   type Next,
 } from '@temporalio/worker';
+import path from 'node:path';
+import { loadSigner } from '../activities/audit-signing.js';
+import { createCheckpointSink } from '../activities/checkpoint-sink.js';
 import { createActivities } from '../activities/index.js';
 import { createPool, databaseReachable, type Pool } from '../activities/db.js';
 import { temporalTarget } from '../client/connection.js';
@@ -17,7 +20,8 @@ import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { runMigrations } from './migrate.js';
-import { workflowsPath } from './paths.js';
+import { dataDir, workflowsPath } from './paths.js';
+import { ensureRetentionSchedule } from './retention-schedule.js';
 
 let runtimeInstalled = false;
 
@@ -85,7 +89,12 @@ export async function startWorker(env: WorkerEnv, log: (line: string) => void = 
     namespace: target.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
-    activities: createActivities({ pool }),
+    activities: createActivities({
+      pool,
+      signer: loadSigner(env),
+      checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? path.join(dataDir(), 'checkpoints')),
+      onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
+    }),
     interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
     shutdownForceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS + 15}s`,
@@ -100,6 +109,14 @@ export async function startWorker(env: WorkerEnv, log: (line: string) => void = 
       ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
     },
   });
+  if (env.HV_AUDIT_RETENTION_SCHEDULE)
+    await ensureRetentionSchedule({
+      connectionOptions: target.connectionOptions,
+      namespace: target.namespace,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      retentionDays: env.HV_AUDIT_RETENTION_DAYS,
+      log,
+    });
   const done = worker.run().finally(async () => {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await pool.end();

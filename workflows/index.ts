@@ -1,1 +1,2 @@
 export { sessionWorkflow } from './session.js';
+export { auditRetentionWorkflow } from './audit-retention.js';

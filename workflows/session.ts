@@ -31,14 +31,38 @@ import {
   type SessionView,
 } from '../domain/session-types.js';
 import { parseInput } from '../domain/validation.js';
+import { audit } from './activity-proxies.js';
 import * as msg from './messages.js';
 
+/**
+ * Entries recorded but not yet acknowledged by the audit store, carried through continue-as-new so none is lost. A
+ * fault (the store holds a conflicting chain) stops persistence and freezes the session's governance updates.
+ */
+export interface AuditOutbox {
+  pending: ChainedEntry[];
+  persistedSeq: number;
+  fault: string | null;
+}
+
 /** Start arguments: a new session, or the state carried over by continue-as-new. */
-export type SessionWorkflowInput = CreateSessionInput & { carried?: SessionData; recent?: ChainedEntry[] };
+export type SessionWorkflowInput = CreateSessionInput & {
+  carried?: SessionData;
+  recent?: ChainedEntry[];
+  audit?: AuditOutbox;
+};
 
 /** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
 const RECENT_ENTRIES = 100;
 const RECENT_CARRIED = 20;
+/** Links per insert: one round trip and one commit for up to this many rows (perf-reliability §2.3, pattern F). */
+export const AUDIT_BATCH_SIZE = 200;
+/**
+ * Unpersisted entries a session accepts before it refuses new governance updates. The outbox is carried through
+ * continue-as-new, so it must stay well below Temporal's payload limit; during a database outage the session fails
+ * closed instead of growing without bound.
+ */
+export const MAX_AUDIT_BACKLOG = 1000;
+const FLUSH_WAIT_BEFORE_CAN = '30 seconds';
 
 /**
  * One long-running workflow per shared session (DESIGN §3.1). All governance state lives in one JSON object, changed
@@ -51,7 +75,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let data: SessionData =
     input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
   const recent: ChainedEntry[] = [...(input.recent ?? [])];
+  const outbox: AuditOutbox = input.audit
+    ? { ...input.audit, pending: [...input.audit.pending] }
+    : { pending: [], persistedSeq: 0, fault: null };
   let commitment: SessionCommitment | undefined;
+  let committed = false;
+  let flushing = false;
+  /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
+  let handingOver = false;
 
   const record = (events: SessionEvent[]): void => {
     for (const e of events) {
@@ -67,6 +98,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       });
       data = { ...data, chain: head };
       recent.push(chained);
+      outbox.pending.push(chained);
     }
     if (recent.length > RECENT_ENTRIES) recent.splice(0, recent.length - RECENT_ENTRIES);
   };
@@ -79,6 +111,45 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   const ctx = (): model.OpContext => ({ nowMs: Date.now(), newId: () => wf.uuid4() });
   // Validators must not consume the workflow's random sequence: their ids are thrown away.
   const dryCtx = (): model.OpContext => ({ nowMs: Date.now(), newId: () => 'dry-run' });
+
+  /** Governance changes stop while the audit store cannot take their entries (fail closed, never drop an entry). */
+  const assertAuditAvailable = (): void => {
+    if (outbox.fault)
+      throw hvError(ErrorType.AuditUnavailable, `session ${data.sessionId} is frozen: ${outbox.fault}`, {
+        sessionId: data.sessionId,
+      });
+    if (outbox.pending.length >= MAX_AUDIT_BACKLOG)
+      throw hvError(
+        ErrorType.AuditUnavailable,
+        `audit store unavailable: ${outbox.pending.length} entries of session ${data.sessionId} await persistence; retry later`,
+        { sessionId: data.sessionId, pending: outbox.pending.length },
+      );
+  };
+
+  /** Hands recorded entries to the audit store in order, one batch at a time, for the life of this run. */
+  const persistAudit = async (): Promise<void> => {
+    for (;;) {
+      await wf.condition(() => outbox.pending.length > 0 && outbox.fault === null && !handingOver);
+      const batch = outbox.pending.slice(0, AUDIT_BATCH_SIZE);
+      flushing = true;
+      try {
+        await audit.appendAuditEntries({
+          sessionId: data.sessionId,
+          entries: batch,
+          checkpoint: data.config.enableBlockchainCommitment,
+        });
+        // Entries are only ever appended behind the batch, so the batch is still the head of the outbox.
+        outbox.pending.splice(0, batch.length);
+        outbox.persistedSeq = batch[batch.length - 1]!.entry.seq;
+      } catch (err) {
+        // Only non-retryable failures get here: a conflicting chain under this session id.
+        outbox.fault = `audit entry ${batch[0]!.entry.seq} could not be persisted: ${failureMessage(err)}`;
+        wf.log.error('audit persistence stopped', { sessionId: data.sessionId, fault: outbox.fault });
+      } finally {
+        flushing = false;
+      }
+    }
+  };
 
   /**
    * Registers an update whose validator dry-runs `op`. A non-Temporal error escaping the handler would fail the
@@ -93,6 +164,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       i: z.output<S>,
       c: model.OpContext,
     ) => { data: SessionData; result: R; events: SessionEvent[] },
+    readOnly = false,
   ): void {
     wf.setHandler(
       def,
@@ -105,7 +177,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       },
       // The validator sees the same swept state the handler will, so both reach the same verdict.
       {
-        validator: (raw) => void op(model.expireTimers(data, Date.now()).data, parseInput(schema, raw, what), dryCtx()),
+        validator: (raw) => {
+          if (!readOnly) assertAuditAvailable();
+          void op(model.expireTimers(data, Date.now()).data, parseInput(schema, raw, what), dryCtx());
+        },
       },
     );
   }
@@ -142,6 +217,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     return commitment;
   };
 
+  // First, before any handler exists: registering a handler runs the messages buffered for it on the spot, and their
+  // entries must follow the session's first entry.
+  if (!input.carried)
+    record([{ kind: 'session_created', agentDid: data.creatorDid, payload: { config: data.config } }]);
+  void persistAudit();
+
   // Every handler is registered before the first await, so messages delivered with the first task find them.
   onUpdate(msg.joinSessionUpdate, JoinSessionInput, 'join', model.joinSession);
   onUpdate(msg.approveJoinUpdate, ApproveJoinInput, 'approval', model.approveJoin);
@@ -155,7 +236,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   onUpdate(msg.requestKillUpdate, KillAgentInput, 'kill', model.killAgent);
   onSignal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
   onUpdate(msg.writeStateUpdate, WriteStateInput, 'state write', model.writeSharedState);
-  onUpdate(msg.readStateUpdate, ReadStateInput, 'state read', (d, i) => model.readSharedState(d, i));
+  onUpdate(msg.readStateUpdate, ReadStateInput, 'state read', (d, i) => model.readSharedState(d, i), true);
   onUpdate(msg.deleteStateUpdate, DeleteStateInput, 'state delete', model.deleteSharedState);
   onUpdate(msg.setStatePermissionsUpdate, SetPermissionsInput, 'permission change', model.setStatePermissions);
   onUpdate(msg.snapshotStateUpdate, SnapshotInput, 'snapshot', model.snapshotSharedState);
@@ -164,9 +245,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   onUpdate(msg.releaseLockUpdate, ReleaseLockInput, 'lock release', model.releaseSessionLock);
   wf.setHandler(
     msg.terminateSessionUpdate,
-    (raw) => {
+    async (raw) => {
       sweep();
-      return guard(() => closeSession(parseInput(TerminateSessionInput, raw, 'termination')));
+      guard(() => closeSession(parseInput(TerminateSessionInput, raw, 'termination')));
+      // Answer with the commitment as stored (and signed): the caller can verify the chain as soon as this returns.
+      await wf.condition(() => committed);
+      return commitment!;
     },
     {
       validator: (raw) =>
@@ -174,7 +258,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     },
   );
 
-  wf.setHandler(msg.getSessionStateQuery, () => view(data));
+  wf.setHandler(msg.getSessionStateQuery, () => view(data, outbox));
   wf.setHandler(msg.listStateQuery, (raw) =>
     model.listSharedState(data, parseInput(ListStateInput, raw, 'list request')),
   );
@@ -182,9 +266,6 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   wf.setHandler(msg.getAuditTailQuery, (args) =>
     recent.slice(-Math.max(1, Math.min(args?.limit ?? 20, RECENT_ENTRIES))),
   );
-
-  if (!input.carried)
-    record([{ kind: 'session_created', agentDid: data.creatorDid, payload: { config: data.config } }]);
 
   let publishedAttributes = '';
   const publishSearchAttributes = (): void => {
@@ -222,6 +303,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       break;
     }
     if (wf.workflowInfo().continueAsNewSuggested) {
+      // A flush completing while this run closes would make the server reject the continue-as-new (UnhandledCommand)
+      // and fail the updates in flight. Let it land first; during a database outage, go on without it after a while.
+      handingOver = true;
+      if (flushing) await wf.condition(() => !flushing, FLUSH_WAIT_BEFORE_CAN);
       await wf.condition(wf.allHandlersFinished);
       return await wf.continueAsNew<typeof sessionWorkflow>({
         sessionId: data.sessionId,
@@ -229,12 +314,40 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         config: data.config,
         carried: data,
         recent: recent.slice(-RECENT_CARRIED),
+        // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
+        audit: outbox,
       });
     }
   }
   publishSearchAttributes();
+  // Every link is durable before the commitment is: a verifier never sees a commitment ahead of its chain.
+  await wf.condition(() => outbox.pending.length === 0 || outbox.fault !== null);
+  commitment = { ...commitment!, ...(await commitAudit(commitment!)) };
+  committed = true;
   await wf.condition(wf.allHandlersFinished);
-  return commitment!;
+  return commitment;
+
+  async function commitAudit(c: SessionCommitment): Promise<Partial<SessionCommitment>> {
+    const status = { persistedSeq: outbox.persistedSeq, fault: outbox.fault };
+    try {
+      const signed = await audit.commitSessionAudit({
+        commitment: c,
+        workflowId: info.workflowId,
+        runId: wf.workflowInfo().runId,
+        checkpoint: data.config.enableBlockchainCommitment,
+      });
+      return { ...signed, audit: status };
+    } catch (err) {
+      const fault = `commitment could not be stored: ${failureMessage(err)}`;
+      wf.log.error('audit commitment failed', { sessionId: data.sessionId, fault });
+      return { keyId: null, signature: null, audit: { ...status, fault: status.fault ?? fault } };
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof wf.ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** With `enableAudit: false` the chain skips allowed decisions; governance changes and denials are always recorded. */
@@ -250,7 +363,7 @@ function guard<T>(fn: () => T): T {
   }
 }
 
-function view(data: SessionData): SessionView {
+function view(data: SessionData, outbox: AuditOutbox): SessionView {
   const now = Date.now();
   const info = wf.workflowInfo();
   return {
@@ -276,7 +389,13 @@ function view(data: SessionData): SessionView {
       snapshots: Object.keys(data.vfs.snapshots),
       conflicts: data.vfs.conflicts,
     },
-    audit: { entries: data.chain.seq, head: data.chain.hash },
+    audit: {
+      entries: data.chain.seq,
+      head: data.chain.hash,
+      persistedSeq: outbox.persistedSeq,
+      pending: outbox.pending.length,
+      fault: outbox.fault,
+    },
     stats: data.stats,
     runId: info.runId,
     historyLength: info.historyLength,

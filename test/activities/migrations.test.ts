@@ -26,17 +26,29 @@ describe('migrations on the throwaway PostgreSQL', () => {
     expect(await runMigrations(inject('databaseUrl'))).toEqual([]);
   });
 
-  it('keeps audit rows unique per (session_id, seq)', async () => {
-    const row = ['s-unique', 1, 'join', null, '{}', '0'.repeat(64), 'a'.repeat(64), new Date()];
-    await client.query(
-      `INSERT INTO audit_entries (session_id, seq, kind, agent_did, payload, prev_hash, hash, recorded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-      row,
+  const insertRow = (sessionId: string) =>
+    client.query(
+      `INSERT INTO audit_entries (session_id, seq, format, kind, agent_did, payload_hash, payload, recorded_at_ms,
+                                  recorded_at, workflow_id, run_id, prev_hash, hash)
+       VALUES ($1, 1, 'hv-audit-v1', 'join', NULL, $2, '{}', 0, now(), 'session:x', 'run', $3, $4)`,
+      [sessionId, 'b'.repeat(64), '0'.repeat(64), 'a'.repeat(64)],
     );
+
+  it('keeps audit rows unique per (session_id, seq)', async () => {
+    await insertRow('s-unique');
+    await expect(insertRow('s-unique')).rejects.toThrow(/duplicate key/);
+  });
+
+  it('makes audit rows append-only: no delete, no edit, only a payload purge', async () => {
+    await insertRow('s-append-only');
+    const where = `WHERE session_id = 's-append-only' AND seq = 1`;
+    await expect(client.query(`DELETE FROM audit_entries ${where}`)).rejects.toThrow(/append-only/);
+    await expect(client.query(`UPDATE audit_entries SET kind = 'leave' ${where}`)).rejects.toThrow(/append-only/);
     await expect(
-      client.query(
-        `INSERT INTO audit_entries (session_id, seq, kind, agent_did, payload, prev_hash, hash, recorded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-        row,
-      ),
-    ).rejects.toThrow(/duplicate key/);
+      client.query(`UPDATE audit_entries SET payload = NULL, kind = 'leave', payload_purged_at = now() ${where}`),
+    ).rejects.toThrow(/append-only/);
+    await expect(client.query(`UPDATE audit_entries SET payload = NULL ${where}`)).rejects.toThrow(/append-only/);
+    const purged = await client.query(`UPDATE audit_entries SET payload = NULL, payload_purged_at = now() ${where}`);
+    expect(purged.rowCount).toBe(1);
   });
 });

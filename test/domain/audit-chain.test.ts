@@ -1,18 +1,81 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  AUDIT_FORMAT,
   GENESIS_HASH,
   appendEntry,
+  batchProblem,
   canonicalJson,
   chainHash,
+  entryHash,
   genesisHead,
+  payloadDigest,
   sha256Hex,
+  type AuditEntry,
+  type ChainHead,
+  type ChainedEntry,
+  type NewEntry,
 } from '../../domain/audit-chain.js';
+import { deepFreeze } from '../helpers/domain.js';
+
+interface GoldenVector {
+  input: NewEntry;
+  canonicalPayload: string;
+  canonicalEntry: string;
+  payloadHash: string;
+  prevHash: string;
+  hash: string;
+}
+
+interface GoldenFixture {
+  format: string;
+  vectors: GoldenVector[];
+}
+
+const golden = JSON.parse(
+  readFileSync(new URL('../fixtures/audit-golden-v1.json', import.meta.url), 'utf8'),
+) as GoldenFixture;
+
+/** SHA-256 of the UTF-8 bytes of `text`, computed by node:crypto only. */
+const nodeSha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+const SESSION = 'chain-test';
+
+/** The input of the `i`-th entry of a small test chain. */
+function input(i: number, overrides: Partial<NewEntry> = {}): NewEntry {
+  return {
+    sessionId: SESSION,
+    kind: i % 2 ? 'decision' : 'join',
+    agentDid: i === 0 ? null : `did:mesh:a${i}`,
+    payload: { i, text: 'ünïcode ✓', nested: { b: [1, 2.5], a: null } },
+    recordedAtMs: 1_700_000_000_000 + i,
+    workflowId: `session:${SESSION}`,
+    runId: 'run-1',
+    ...overrides,
+  };
+}
+
+/** Appends `inputs` in order from `head` and returns every link plus the final head. */
+function chainOf(
+  inputs: readonly NewEntry[],
+  head: ChainHead = genesisHead(),
+): { links: ChainedEntry[]; head: ChainHead } {
+  const links: ChainedEntry[] = [];
+  for (const next of inputs) {
+    const out = appendEntry(head, next);
+    head = out.head;
+    links.push(out.chained);
+  }
+  return { links, head };
+}
+
+const threeLinks = (): ChainedEntry[] => chainOf([input(0), input(1), input(2)]).links;
 
 describe('audit chain primitives', () => {
   it('computes the same SHA-256 as node:crypto, including for non-ASCII text', () => {
-    for (const text of ['', 'abc', 'did:mesh:ä — ✓', 'x'.repeat(10_000)]) {
-      expect(sha256Hex(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+    for (const text of ['', 'abc', 'did:mesh:ä — ✓', '😀 astral', 'nul \u0000 byte', 'x'.repeat(10_000)]) {
+      expect(sha256Hex(text)).toBe(nodeSha256(text));
     }
   });
 
@@ -24,26 +87,223 @@ describe('audit chain primitives', () => {
     expect(() => canonicalJson({ n: Infinity })).toThrow(TypeError);
   });
 
-  it('links each entry to the previous hash starting from 64 zeros', () => {
-    const base = {
-      sessionId: 's',
-      kind: 'join',
-      agentDid: 'did:mesh:a',
-      payload: { ring: 2 },
-      recordedAtMs: 1,
-      workflowId: 'session:s',
-      runId: 'r',
-    };
-    const first = appendEntry(genesisHead(), base);
+  it('escapes NUL, quotes and backslashes in strings and keys exactly as JSON.stringify does', () => {
+    const text = 'nul \u0000 "quoted" \\ back\nline';
+    expect(canonicalJson(text)).toBe(JSON.stringify(text));
+    expect(canonicalJson(text)).toBe('"nul \\u0000 \\"quoted\\" \\\\ back\\nline"');
+    expect(canonicalJson({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+    expect(JSON.parse(canonicalJson({ [text]: text }))).toEqual({ [text]: text });
+  });
+
+  it('escapes lone surrogates as JSON.stringify does, so the canonical text is plain ASCII for them', () => {
+    for (const text of ['\ud800', 'a\udc00b', '\udbff\ud800']) {
+      expect(canonicalJson(text)).toBe(JSON.stringify(text));
+      expect(canonicalJson({ [text]: 1 })).toBe(`{${JSON.stringify(text)}:1}`);
+    }
+    expect(canonicalJson('\ud800')).toBe('"\\ud800"');
+    // A well-formed pair is kept as the character itself.
+    expect(canonicalJson('😀')).toBe('"😀"');
+  });
+
+  it('writes undefined array items as null, as JSON.stringify does', () => {
+    expect(canonicalJson([1, undefined, 2])).toBe('[1,null,2]');
+    expect(canonicalJson([undefined])).toBe('[null]');
+    expect(canonicalJson({ list: [undefined, { a: undefined }] })).toBe('{"list":[null,{}]}');
+  });
+
+  it('sorts keys by UTF-16 code unit at every nesting level', () => {
+    expect(canonicalJson({ a: 1, B: 2, _: 3, '1': 4 })).toBe('{"1":4,"B":2,"_":3,"a":1}');
+    expect(canonicalJson({ z: { b: { y: 1, X: 2 }, a: [{ d: 1, C: 2 }] }, A: null })).toBe(
+      '{"A":null,"z":{"a":[{"C":2,"d":1}],"b":{"X":2,"y":1}}}',
+    );
+    // Code unit order, not code point order: an astral character (surrogate 0xD800…) sorts before U+FFFF.
+    expect(canonicalJson({ '\uffff': 1, '\u{10000}': 2, é: 3 })).toBe('{"é":3,"𐀀":2,"￿":1}');
+  });
+
+  it('refuses values that have no JSON form', () => {
+    expect(() => canonicalJson(undefined)).toThrow(TypeError);
+    expect(() => canonicalJson({ f: () => 1 })).toThrow(TypeError);
+    expect(() => canonicalJson({ n: 1n })).toThrow(TypeError);
+  });
+});
+
+describe('golden vectors hv-audit-v1', () => {
+  it('describes the current format', () => {
+    expect(golden.format).toBe(AUDIT_FORMAT);
+    expect(golden.vectors.length).toBeGreaterThan(0);
+  });
+
+  it('reproduces every canonical text and hash when the inputs are appended in order from genesis', () => {
+    let head = genesisHead();
+    golden.vectors.forEach((vector, i) => {
+      const { head: next, chained } = appendEntry(head, vector.input);
+      expect(chained.entry.seq).toBe(i + 1);
+      expect(canonicalJson(chained.payload)).toBe(vector.canonicalPayload);
+      expect(chained.entry.payloadHash).toBe(vector.payloadHash);
+      expect(payloadDigest(chained.payload)).toBe(vector.payloadHash);
+      expect(canonicalJson(chained.entry)).toBe(vector.canonicalEntry);
+      expect(chained.prevHash).toBe(vector.prevHash);
+      expect(chained.hash).toBe(vector.hash);
+      expect(next).toEqual({ seq: i + 1, hash: vector.hash });
+      head = next;
+    });
+  });
+
+  it('agrees with an independent node:crypto computation of every payload hash and link hash', () => {
+    let prevHash = GENESIS_HASH;
+    for (const vector of golden.vectors) {
+      expect(vector.prevHash).toBe(prevHash);
+      expect(nodeSha256(vector.canonicalPayload)).toBe(vector.payloadHash);
+      expect(nodeSha256(`${vector.prevHash}\n${vector.canonicalEntry}`)).toBe(vector.hash);
+      // The canonical entry binds the payload hash, not the payload.
+      expect(JSON.parse(vector.canonicalEntry)).toMatchObject({ payloadHash: vector.payloadHash });
+      expect(JSON.parse(vector.canonicalEntry)).not.toHaveProperty('payload');
+      prevHash = vector.hash;
+    }
+  });
+});
+
+describe('appendEntry', () => {
+  it('numbers entries from 1 and links each to the previous hash, starting from 64 zeros', () => {
+    const first = appendEntry(genesisHead(), input(0));
     expect(first.chained.prevHash).toBe(GENESIS_HASH);
-    expect(first.chained.entry).toMatchObject({ seq: 1, format: 'hv-audit-v1' });
+    expect(first.chained.entry).toMatchObject({ seq: 1, format: AUDIT_FORMAT, sessionId: SESSION });
     expect(first.chained.hash).toBe(chainHash(GENESIS_HASH, canonicalJson(first.chained.entry)));
-    const second = appendEntry(first.head, { ...base, kind: 'leave' });
+    expect(first.head).toEqual({ seq: 1, hash: first.chained.hash });
+
+    const second = appendEntry(first.head, input(1));
     expect(second.chained).toMatchObject({ prevHash: first.chained.hash, entry: { seq: 2 } });
     expect(second.head).toEqual({ seq: 2, hash: second.chained.hash });
-    // Any change to an entry changes its hash.
-    expect(chainHash(GENESIS_HASH, canonicalJson({ ...first.chained.entry, payload: { ring: 1 } }))).not.toBe(
-      first.chained.hash,
+
+    const { links, head } = chainOf([input(0), input(1), input(2), input(3)]);
+    expect(links.map((l) => l.entry.seq)).toEqual([1, 2, 3, 4]);
+    links.slice(1).forEach((link, i) => expect(link.prevHash).toBe(links[i]?.hash));
+    expect(head).toEqual({ seq: 4, hash: links[3]?.hash });
+  });
+
+  it('builds the entry from the input fields, the format tag and the payload hash', () => {
+    const { chained } = appendEntry({ seq: 41, hash: 'a'.repeat(64) }, input(3));
+    expect(chained.entry).toEqual({
+      format: AUDIT_FORMAT,
+      sessionId: SESSION,
+      seq: 42,
+      kind: 'decision',
+      agentDid: 'did:mesh:a3',
+      payloadHash: payloadDigest(input(3).payload),
+      recordedAtMs: 1_700_000_000_003,
+      workflowId: `session:${SESSION}`,
+      runId: 'run-1',
+    } satisfies AuditEntry);
+    expect(chained.payload).toEqual(input(3).payload);
+    expect(chained.hash).toBe(entryHash('a'.repeat(64), chained.entry));
+  });
+
+  it('does not mutate the head or the input', () => {
+    const head = deepFreeze(genesisHead());
+    const frozen = deepFreeze(input(0));
+    expect(() => appendEntry(head, frozen)).not.toThrow();
+    expect(head).toEqual(genesisHead());
+  });
+
+  it('changes the payload hash and the link hash when only the payload changes', () => {
+    const original = appendEntry(genesisHead(), input(0)).chained;
+    const changed = appendEntry(genesisHead(), input(0, { payload: { i: 0, text: 'other' } })).chained;
+    expect(changed.entry.payloadHash).not.toBe(original.entry.payloadHash);
+    expect(changed.hash).not.toBe(original.hash);
+    // Key order in the payload is not significant: the canonical form is hashed.
+    const reordered = appendEntry(
+      genesisHead(),
+      input(0, { payload: { nested: { a: null, b: [1, 2.5] }, text: 'ünïcode ✓', i: 0 } }),
     );
+    expect(reordered.chained.hash).toBe(original.hash);
+  });
+
+  it('keeps the payload out of the hashed entry, so purging the payload keeps the link hash', () => {
+    const { chained } = appendEntry(genesisHead(), input(0));
+    expect(chained.entry).not.toHaveProperty('payload');
+    expect(canonicalJson(chained.entry)).not.toContain('ünïcode');
+    const purged: ChainedEntry = { ...chained, payload: null };
+    expect(entryHash(purged.prevHash, purged.entry)).toBe(chained.hash);
+  });
+
+  it('changes the link hash when any hashed entry field changes', () => {
+    const { chained } = appendEntry(genesisHead(), input(0));
+    const variants: Array<Partial<AuditEntry>> = [
+      { sessionId: 'other' },
+      { seq: 2 },
+      { kind: 'leave' },
+      { agentDid: 'did:mesh:x' },
+      { payloadHash: '0'.repeat(64) },
+      { recordedAtMs: chained.entry.recordedAtMs + 1 },
+      { workflowId: 'session:other' },
+      { runId: 'run-2' },
+    ];
+    for (const change of variants) {
+      expect(entryHash(GENESIS_HASH, { ...chained.entry, ...change })).not.toBe(chained.hash);
+    }
+    expect(entryHash('f'.repeat(64), chained.entry)).not.toBe(chained.hash);
+  });
+});
+
+describe('batchProblem', () => {
+  it('accepts a well-formed batch of three links', () => {
+    expect(batchProblem(SESSION, threeLinks())).toBeNull();
+  });
+
+  it('accepts an empty batch and a batch that does not start at genesis', () => {
+    expect(batchProblem(SESSION, [])).toBeNull();
+    expect(batchProblem(SESSION, threeLinks().slice(1))).toBeNull();
+  });
+
+  it('refuses a link of another session', () => {
+    expect(batchProblem('other-session', threeLinks())).toBe(`entry 1 belongs to session ${SESSION}`);
+  });
+
+  it('refuses a payload that no longer matches its hash', () => {
+    const links = threeLinks();
+    links[1] = { ...links[1]!, payload: { tampered: true } };
+    expect(batchProblem(SESSION, links)).toBe('entry 2: payload does not match its hash');
+  });
+
+  it('refuses a tampered entry field', () => {
+    const links = threeLinks();
+    links[1] = { ...links[1]!, entry: { ...links[1]!.entry, kind: 'tampered' } };
+    expect(batchProblem(SESSION, links)).toBe('entry 2: hash does not recompute');
+  });
+
+  it('refuses a wrong link hash', () => {
+    const links = threeLinks();
+    links[2] = { ...links[2]!, hash: 'f'.repeat(64) };
+    expect(batchProblem(SESSION, links)).toBe('entry 3: hash does not recompute');
+  });
+
+  it('refuses a correctly hashed link whose seq skips a number', () => {
+    const { links, head } = chainOf([input(0), input(1)]);
+    // Appended after a head that claims one more entry than there is: seq 4, linked to entry 2.
+    const skipping = appendEntry({ seq: head.seq + 1, hash: head.hash }, input(2)).chained;
+    expect(skipping.entry.seq).toBe(4);
+    expect(batchProblem(SESSION, [...links, skipping])).toBe('entry 4 does not follow entry 2');
+  });
+
+  it('refuses a correctly hashed link whose prevHash is not the previous hash', () => {
+    const { links } = chainOf([input(0), input(1)]);
+    // Seq 3, but linked to entry 1 instead of entry 2.
+    const relinked = appendEntry({ seq: 2, hash: links[0]!.hash }, input(2)).chained;
+    expect(relinked.entry.seq).toBe(3);
+    expect(batchProblem(SESSION, [...links, relinked])).toBe('entry 3 does not follow entry 2');
+  });
+
+  it('refuses an unknown format', () => {
+    const links = threeLinks();
+    const entry = { ...links[0]!.entry, format: 'hv-audit-v0' } as unknown as AuditEntry;
+    links[0] = { ...links[0]!, entry, hash: entryHash(GENESIS_HASH, entry) };
+    expect(batchProblem(SESSION, links)).toBe('entry 1 has unknown format hv-audit-v0');
+  });
+
+  it('reports the first problem in batch order', () => {
+    const links = threeLinks();
+    links[2] = { ...links[2]!, hash: 'f'.repeat(64) };
+    links[1] = { ...links[1]!, payload: 'tampered' };
+    expect(batchProblem(SESSION, links)).toBe('entry 2: payload does not match its hash');
   });
 });

@@ -61,3 +61,14 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Waits until the session's audit outbox is empty (every entry acknowledged by the store), so that history stops
+ * growing from audit flushes before a test compares history lengths.
+ */
+export async function auditSettled(session: SessionHandle): Promise<void> {
+  await eventually(
+    () => session.view(),
+    (v) => v.audit.pending === 0 && v.audit.persistedSeq === v.audit.entries,
+  );
+}

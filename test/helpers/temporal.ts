@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { testActivities } from './audit.js';
 
 export interface TemporalTestContext {
   client: Client;
@@ -28,7 +29,8 @@ export async function connectTestTemporal(): Promise<TemporalTestContext> {
 export const uniqueTaskQueue = (label = 'test'): string => `${label}-${randomUUID()}`;
 
 /**
- * Runs `fn` while a worker with the pre-built workflow bundle polls `taskQueue`, then shuts the worker down.
+ * Runs `fn` while a worker with the pre-built workflow bundle and the real activities (test database) polls
+ * `taskQueue`, then shuts the worker down.
  */
 export async function withWorker<T>(
   ctx: TemporalTestContext,
@@ -38,6 +40,7 @@ export async function withWorker<T>(
   const worker = await Worker.create({
     connection: ctx.nativeConnection,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: testActivities(),
     ...options,
   });
   return worker.runUntil(() => fn(worker));

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 import { actions, newSession } from '../helpers/session.js';
+import { auditRetentionWorkflow } from '../../workflows/audit-retention.js';
 import { fullSessionScenario } from './scenarios.js';
 
 /**
@@ -60,6 +61,19 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       const firstRun = ctx.client.workflow.getHandle(session.workflow.workflowId, first);
       await writeFile(fixture('session-continued'), historyToJSON(await firstRun.fetchHistory()));
       await session.terminate();
+    });
+  });
+
+  it('records an audit retention pass', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const handle = await ctx.client.workflow.start(auditRetentionWorkflow, {
+        taskQueue,
+        workflowId: `audit-retention-${taskQueue}`,
+        args: [{ retentionDays: 180 }],
+      });
+      await handle.result();
+      await writeFile(fixture('audit-retention'), historyToJSON(await handle.fetchHistory()));
     });
   });
 });

@@ -15,8 +15,9 @@ async function fixtures(): Promise<Array<{ name: string; history: unknown }>> {
 }
 
 describe('replay of recorded session histories', () => {
-  it('has fixtures for a full session, a timeout and a continue-as-new run', async () => {
+  it('has fixtures for a full session, a timeout, a continue-as-new run and a retention pass', async () => {
     expect((await fixtures()).map((f) => f.name)).toEqual([
+      'audit-retention.json',
       'session-continued.json',
       'session-full.json',
       'session-timeout.json',
@@ -40,7 +41,7 @@ describe('replay of recorded session histories', () => {
       workflowsPath: fileURLToPath(new URL('../fixtures/session-workflow-changed.ts', import.meta.url)),
       logger: quiet,
     });
-    const [first] = await fixtures();
+    const first = (await fixtures()).find((f) => f.name === 'session-full.json');
     await expect(
       Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, first!.history),
     ).rejects.toBeInstanceOf(DeterminismViolationError);

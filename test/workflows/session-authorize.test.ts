@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHypervisorError } from '../../client/errors.js';
 import { ErrorType } from '../../domain/errors.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
-import { actions, allActions, did, eventually, expectHvError, historyLength, newSession } from '../helpers/session.js';
+import {
+  actions,
+  allActions,
+  auditSettled,
+  did,
+  eventually,
+  expectHvError,
+  historyLength,
+  newSession,
+} from '../helpers/session.js';
 
 let ctx: TemporalTestContext;
 beforeAll(async () => {
@@ -57,7 +66,7 @@ describe('authorize: the enforcement point', () => {
       expect(view.stats).toMatchObject({ allowed: 2, denied: 3 });
       const tail = await session.auditTail(5);
       expect(tail.filter((e) => e.entry.kind === 'decision')).toHaveLength(5);
-      expect(tail.at(-1)?.entry.payload).toMatchObject({ actionId: 'never-declared', allowed: false });
+      expect(tail.at(-1)?.payload).toMatchObject({ actionId: 'never-declared', allowed: false });
       // Each entry links to the previous one.
       for (let i = 1; i < tail.length; i++) expect(tail[i]!.prevHash).toBe(tail[i - 1]!.hash);
 
@@ -83,9 +92,7 @@ describe('authorize: the enforcement point', () => {
       await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
       await session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
       const decisions = (await session.auditTail(10)).filter((e) => e.entry.kind === 'decision');
-      expect(decisions.map((e) => (e.entry.payload as { actionId: string }).actionId)).toEqual([
-        actions.deploy.actionId,
-      ]);
+      expect(decisions.map((e) => (e.payload as { actionId: string }).actionId)).toEqual([actions.deploy.actionId]);
     });
   });
 
@@ -249,6 +256,7 @@ describe('elevation (sudo)', () => {
       const { session } = await newSession(ctx, taskQueue);
       const agent = did('a');
       await session.join({ agentDid: agent, sigmaRaw: 0.9 });
+      await auditSettled(session);
       const before = await historyLength(session);
       await expectHvError(
         session.elevate({ agentDid: agent, targetRing: 1, reason: 'no approver' }),

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../domain/errors.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
-import { allActions, did, eventually, expectHvError, historyLength, newSession } from '../helpers/session.js';
+import {
+  allActions,
+  auditSettled,
+  did,
+  eventually,
+  expectHvError,
+  historyLength,
+  newSession,
+} from '../helpers/session.js';
 
 let ctx: TemporalTestContext;
 beforeAll(async () => {
@@ -156,6 +164,7 @@ describe('joining', () => {
     await withWorker(ctx, { taskQueue }, async () => {
       const { session } = await newSession(ctx, taskQueue, { maxParticipants: 1 });
       await session.join({ agentDid: did('only'), sigmaRaw: 0.7 });
+      await auditSettled(session);
       const before = await historyLength(session);
       await expectHvError(session.join({ agentDid: did('extra'), sigmaRaw: 0.7 }), ErrorType.SessionFull);
       await expectHvError(session.join({ agentDid: 'bad did', sigmaRaw: 0.7 }), ErrorType.InvalidInput);

@@ -145,7 +145,7 @@ describe('intent locks', () => {
       await session.acquireLock({ agentDid: a, path: '/final', intent: 'read' });
       await session.terminate();
       const released = (await session.auditTail(10)).filter((e) => e.entry.kind === 'lock_released');
-      expect(released.map((e) => e.entry.payload)).toContainEqual(
+      expect(released.map((e) => e.payload)).toContainEqual(
         expect.objectContaining({ path: '/final', why: 'terminate' }),
       );
     });

@@ -1,0 +1,127 @@
+import {
+  CHECKPOINT_FORMAT,
+  COMMITMENT_FORMAT,
+  batchProblem,
+  statementBytes,
+  type ChainedEntry,
+  type CheckpointStatement,
+  type CommitmentStatement,
+} from '../domain/audit-chain.js';
+import { ErrorType, hvError } from '../domain/errors.js';
+import type { SessionCommitment } from '../domain/session-types.js';
+import type { AuditSigner } from './audit-signing.js';
+import { insertAuditBatch, insertCommitment, purgePayloadsBefore } from './audit-store.js';
+import type { CheckpointSink, SignedCheckpoint } from './checkpoint-sink.js';
+import type { Pool } from './db.js';
+
+export interface AuditDeps {
+  pool: Pool;
+  signer?: AuditSigner | null;
+  checkpointSink?: CheckpointSink | null;
+  onEntries?: (outcome: 'inserted' | 'duplicate', count: number) => void;
+}
+
+export interface AppendAuditInput {
+  sessionId: string;
+  entries: ChainedEntry[];
+  /** Also write a signed checkpoint of the new head to the external sink (`enableBlockchainCommitment`). */
+  checkpoint: boolean;
+}
+
+export interface CommitAuditInput {
+  commitment: SessionCommitment;
+  workflowId: string;
+  runId: string;
+  checkpoint: boolean;
+}
+
+export interface CommitAuditResult {
+  keyId: string | null;
+  signature: string | null;
+}
+
+export const DAY_MS = 86_400_000;
+
+export function createAuditActivities(deps: AuditDeps) {
+  const signer = deps.signer ?? null;
+
+  const sign = (statement: CommitmentStatement | CheckpointStatement): CommitAuditResult =>
+    signer
+      ? { keyId: signer.keyId, signature: signer.sign(statementBytes(statement)) }
+      : { keyId: null, signature: null };
+
+  const writeCheckpoint = async (statement: CheckpointStatement): Promise<void> => {
+    // Without a sink the request cannot be honoured; a plain Error keeps retrying until one is configured.
+    if (!deps.checkpointSink)
+      throw new Error('enableBlockchainCommitment is set but the worker has no checkpoint sink');
+    const checkpoint: SignedCheckpoint = { ...statement, ...sign(statement) };
+    await deps.checkpointSink.write(checkpoint);
+  };
+
+  return {
+    /** Persists a batch of links handed over by the session workflow; idempotent under retries (C7). */
+    async appendAuditEntries(input: AppendAuditInput): Promise<{ inserted: number; duplicates: number }> {
+      // The batch is re-checked before anything is written: a bad link must never reach the table.
+      const problem = batchProblem(input.sessionId, input.entries);
+      if (problem)
+        throw hvError(ErrorType.ChainBroken, `refusing audit batch: ${problem}`, { sessionId: input.sessionId });
+      const out = await insertAuditBatch(deps.pool, input.sessionId, input.entries);
+      deps.onEntries?.('inserted', out.inserted);
+      deps.onEntries?.('duplicate', out.duplicates);
+      const last = input.entries.at(-1);
+      if (input.checkpoint && last)
+        await writeCheckpoint({
+          format: CHECKPOINT_FORMAT,
+          sessionId: input.sessionId,
+          size: last.entry.seq,
+          root: last.hash,
+          final: false,
+          atMs: last.entry.recordedAtMs,
+        });
+      return out;
+    },
+
+    /** Stores (and signs, when a key is configured) the commitment a session makes when it ends. */
+    async commitSessionAudit(input: CommitAuditInput): Promise<CommitAuditResult> {
+      const c = input.commitment;
+      const statement: CommitmentStatement = {
+        format: COMMITMENT_FORMAT,
+        sessionId: c.sessionId,
+        root: c.root,
+        entryCount: c.entryCount,
+        participants: c.participants,
+        killSwitchTriggered: c.killSwitchTriggered,
+        terminatedAtMs: c.terminatedAtMs,
+      };
+      const signed = sign(statement);
+      await insertCommitment(deps.pool, {
+        sessionId: c.sessionId,
+        root: c.root,
+        entryCount: c.entryCount,
+        participants: c.participants,
+        killSwitchTriggered: c.killSwitchTriggered,
+        terminatedAtMs: c.terminatedAtMs,
+        reason: c.reason,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        ...signed,
+      });
+      if (input.checkpoint)
+        await writeCheckpoint({
+          format: CHECKPOINT_FORMAT,
+          sessionId: c.sessionId,
+          size: c.entryCount,
+          root: c.root,
+          final: true,
+          atMs: c.terminatedAtMs,
+        });
+      return signed;
+    },
+
+    /** Retention: drops payloads older than `retentionDays` (hashes and commitments stay). */
+    async purgeAuditPayloads(input: { retentionDays: number; nowMs: number }): Promise<{ purged: number }> {
+      if (!(input.retentionDays > 0)) throw hvError(ErrorType.InvalidInput, 'retentionDays must be positive');
+      return { purged: await purgePayloadsBefore(deps.pool, input.nowMs - input.retentionDays * DAY_MS) };
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { COMMITMENT_FORMAT, statementBytes, type CommitmentStatement } from '../domain/audit-chain.js';
+import { ChainVerifier, type Anchor, type AuditVerification } from '../domain/audit-verify.js';
+import { ErrorType } from '../domain/errors.js';
+import type { SessionCommitment } from '../domain/session-types.js';
+import { TrustedKeys } from '../activities/audit-signing.js';
+import { auditSessionKnown, readCommitment, streamAuditEntries } from '../activities/audit-store.js';
+import { readCheckpoints } from '../activities/checkpoint-sink.js';
+import type { Pool } from '../activities/db.js';
+import { HypervisorError } from './errors.js';
+
+export interface VerifyAuditOptions {
+  pool: Pool;
+  /** Public keys trusted to sign commitments and checkpoints. Without any, signatures are reported as unchecked. */
+  trustedKeys?: TrustedKeys;
+  /** A directory checkpoint sink to read this session's signed checkpoints from. */
+  checkpointDir?: string | null;
+  /** The commitment the session workflow returned (kept by Temporal, a separate trust domain from the database). */
+  workflowCommitment?: SessionCommitment | null;
+  /** Treat an unsigned commitment or checkpoint as invalid (a stripped signature is then caught). */
+  requireSignatures?: boolean;
+  /** Called every `progressEvery` entries with the number verified so far. */
+  onProgress?: (entriesVerified: number) => void;
+  progressEvery?: number;
+}
+
+export interface VerifyAuditReport extends AuditVerification {
+  checkpointsMalformed: number;
+}
+
+const commitmentStatement = (c: Omit<SessionCommitment, 'state' | 'reason'>): CommitmentStatement => ({
+  format: COMMITMENT_FORMAT,
+  sessionId: c.sessionId,
+  root: c.root,
+  entryCount: c.entryCount,
+  participants: c.participants,
+  killSwitchTriggered: c.killSwitchTriggered,
+  terminatedAtMs: c.terminatedAtMs,
+});
+
+/**
+ * Recomputes a session's chain from Postgres, streaming, and checks it against every anchor it can find: the
+ * commitment row and its signature, the workflow's own result, and the external checkpoints. Throws `NotFound` when
+ * the store has nothing for the session.
+ */
+export async function verifyAuditChain(sessionId: string, options: VerifyAuditOptions): Promise<VerifyAuditReport> {
+  const keys = options.trustedKeys ?? TrustedKeys.fromPems([]);
+  const trusted = {
+    check: (keyId: string | null, signature: string | null, bytes: string) => {
+      const status = keys.check(keyId, signature, bytes);
+      return status === 'unsigned' && options.requireSignatures ? ('invalid' as const) : status;
+    },
+  };
+  const anchors: Anchor[] = [];
+  const stored = await readCommitment(options.pool, sessionId);
+  if (stored)
+    anchors.push({
+      source: 'commitment',
+      final: true,
+      size: stored.entryCount,
+      root: stored.root,
+      signature: trusted.check(stored.keyId, stored.signature, statementBytes(commitmentStatement(stored))),
+    });
+  const fromWorkflow = options.workflowCommitment;
+  if (fromWorkflow)
+    anchors.push({
+      source: 'workflow result',
+      final: true,
+      size: fromWorkflow.entryCount,
+      root: fromWorkflow.root,
+      signature: trusted.check(
+        fromWorkflow.keyId ?? null,
+        fromWorkflow.signature ?? null,
+        statementBytes(commitmentStatement(fromWorkflow)),
+      ),
+    });
+  let checkpointsMalformed = 0;
+  if (options.checkpointDir) {
+    const { checkpoints, malformed } = await readCheckpoints(options.checkpointDir, sessionId);
+    checkpointsMalformed = malformed;
+    for (const { keyId, signature, ...statement } of checkpoints)
+      anchors.push({
+        source: `${statement.final ? 'final ' : ''}checkpoint at ${statement.size}`,
+        final: statement.final,
+        size: statement.size,
+        root: statement.root,
+        signature: trusted.check(keyId, signature, statementBytes(statement)),
+      });
+  }
+  if (anchors.length === 0 && !(await auditSessionKnown(options.pool, sessionId)))
+    throw new HypervisorError(ErrorType.NotFound, `no audit entries for session ${sessionId}`, { sessionId });
+
+  const verifier = new ChainVerifier(sessionId, anchors);
+  const every = options.progressEvery ?? 10_000;
+  for await (const row of streamAuditEntries(options.pool, sessionId)) {
+    verifier.feed(row);
+    if (options.onProgress && verifier.entriesSeen % every === 0) options.onProgress(verifier.entriesSeen);
+  }
+  const report = verifier.finish();
+  if (checkpointsMalformed > 0)
+    report.warnings.push(`${checkpointsMalformed} checkpoint lines were malformed and ignored`);
+  return { ...report, checkpointsMalformed };
+}
+
+/** One line of `hv audit export`: every stored column, with the payload parsed back to JSON (null once purged). */
+export interface ExportedEntry {
+  sessionId: string;
+  seq: number;
+  format: string;
+  kind: string;
+  agentDid: string | null;
+  recordedAtMs: number;
+  recordedAt: string;
+  workflowId: string;
+  runId: string;
+  payloadHash: string;
+  payload: unknown;
+  payloadPurged: boolean;
+  prevHash: string;
+  hash: string;
+}
+
+/** Streams a session's chain as export records, in seq order. */
+export async function* exportAuditEntries(pool: Pool, sessionId: string): AsyncGenerator<ExportedEntry> {
+  for await (const row of streamAuditEntries(pool, sessionId)) {
+    yield {
+      sessionId,
+      seq: row.seq,
+      format: row.format,
+      kind: row.kind,
+      agentDid: row.agentDid,
+      recordedAtMs: row.recordedAtMs,
+      recordedAt: new Date(row.recordedAtMs).toISOString(),
+      workflowId: row.workflowId,
+      runId: row.runId,
+      payloadHash: row.payloadHash,
+      payload: row.payload === null ? null : (JSON.parse(row.payload) as unknown),
+      payloadPurged: row.payload === null,
+      prevHash: row.prevHash,
+      hash: row.hash,
+    };
+  }
+}
+
+/** Reads PEM files (public or private Ed25519 keys) into a trust set. */
+export async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKeys> {
+  return TrustedKeys.fromPems(await Promise.all(files.map((file) => readFile(file, 'utf8'))));
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import { readCommitment, streamAuditEntries } from '../../activities/audit-store.js';
+import { checkpointFile, readCheckpoints } from '../../activities/checkpoint-sink.js';
+import { verifyAuditChain } from '../../client/audit.js';
+import { appendEntry, genesisHead, type ChainedEntry, type ChainHead } from '../../domain/audit-chain.js';
+import { ErrorType } from '../../domain/errors.js';
+import type { SessionCommitment } from '../../domain/session-types.js';
+import { tamper, testActivities, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+
+const BASE_MS = Date.now();
+
+/** A chain of `n` entries for a fresh session, as the session workflow would hand it over. */
+function chainOf(n: number, sessionId = `store-${randomUUID()}`, runId = 'run-1') {
+  let head = genesisHead();
+  const links: ChainedEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const out = appendEntry(head, {
+      sessionId,
+      kind: i % 2 ? 'decision' : 'join',
+      agentDid: `did:mesh:a${i}`,
+      payload: { i, text: 'null byte \u0000 and ünïcode', nested: { b: [1, 2.5], a: null } },
+      recordedAtMs: BASE_MS + i,
+      workflowId: `session:${sessionId}`,
+      runId,
+    });
+    head = out.head;
+    links.push(out.chained);
+  }
+  return { sessionId, links, head };
+}
+
+const acts = testActivities();
+
+async function storedSeqs(sessionId: string): Promise<number[]> {
+  const seqs: number[] = [];
+  for await (const row of streamAuditEntries(testPool(), sessionId, { pageSize: 7 })) seqs.push(row.seq);
+  return seqs;
+}
+
+async function failureType(promise: Promise<unknown>): Promise<string | undefined> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect((err as ApplicationFailure).nonRetryable).toBe(true);
+  return (err as ApplicationFailure).type ?? undefined;
+}
+
+describe('appendAuditEntries on the real database', () => {
+  it('stores a batch exactly once however often it is retried, overlapping batches included', async () => {
+    const { sessionId, links } = chainOf(30);
+    expect(await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 20), checkpoint: false })).toEqual({
+      inserted: 20,
+      duplicates: 0,
+    });
+    // The retry of a batch whose acknowledgement was lost, then a batch overlapping it.
+    expect(await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 20), checkpoint: false })).toEqual({
+      inserted: 0,
+      duplicates: 20,
+    });
+    expect(await acts.appendAuditEntries({ sessionId, entries: links.slice(15), checkpoint: false })).toEqual({
+      inserted: 10,
+      duplicates: 5,
+    });
+    expect(await storedSeqs(sessionId)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const report = await verifyAuditChain(sessionId, { pool: testPool() });
+    expect(report).toMatchObject({ ok: true, entries: 30, head: links[29]!.hash });
+  });
+
+  it('keeps the exact hashed payload text, including characters jsonb refuses', async () => {
+    const { sessionId, links } = chainOf(1);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    const { rows } = await testPool().query<{ payload: string }>(
+      'SELECT payload FROM audit_entries WHERE session_id = $1',
+      [sessionId],
+    );
+    expect(rows[0]!.payload).toBe('{"i":0,"nested":{"a":null,"b":[1,2.5]},"text":"null byte \\u0000 and ünïcode"}');
+  });
+
+  it('refuses a different entry at a stored position with ChainBroken and writes nothing of that batch', async () => {
+    const { sessionId, links } = chainOf(5);
+    await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 3), checkpoint: false });
+    // Another writer's chain for the same session id: same positions, different content.
+    const rival = chainOf(5, sessionId, 'rival-run').links;
+    expect(await failureType(acts.appendAuditEntries({ sessionId, entries: rival, checkpoint: false }))).toBe(
+      ErrorType.ChainBroken,
+    );
+    // Entries 4 and 5 of the rival batch were rolled back with it.
+    expect(await storedSeqs(sessionId)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a batch whose links do not recompute, before touching the table', async () => {
+    const { sessionId, links } = chainOf(3);
+    const tampered = links.map((link, i) => (i === 1 ? { ...link, payload: { forged: true } } : link));
+    expect(await failureType(acts.appendAuditEntries({ sessionId, entries: tampered, checkpoint: false }))).toBe(
+      ErrorType.ChainBroken,
+    );
+    expect(await storedSeqs(sessionId)).toEqual([]);
+  });
+
+  it('writes a signed checkpoint of the new head to the sink when asked', async () => {
+    const { sessionId, links } = chainOf(4);
+    await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 2), checkpoint: true });
+    await acts.appendAuditEntries({ sessionId, entries: links.slice(2), checkpoint: true });
+    const { checkpoints, malformed } = await readCheckpoints(testCheckpointDir, sessionId);
+    expect(malformed).toBe(0);
+    expect(checkpoints.map((c) => [c.size, c.root, c.final])).toEqual([
+      [2, links[1]!.hash, false],
+      [4, links[3]!.hash, false],
+    ]);
+    expect(checkpoints.every((c) => c.signature && c.keyId)).toBe(true);
+    expect(await readFile(checkpointFile(testCheckpointDir, sessionId), 'utf8')).toMatch(/"format":"hv-checkpoint-v1"/);
+  });
+});
+
+describe('commitSessionAudit', () => {
+  const commitmentFor = (sessionId: string, head: ChainHead): SessionCommitment => ({
+    sessionId,
+    state: 'archived',
+    reason: 'requested',
+    root: head.hash,
+    entryCount: head.seq,
+    participants: ['did:mesh:b', 'did:mesh:a'],
+    killSwitchTriggered: false,
+    terminatedAtMs: 1_700_000_001_000,
+  });
+
+  it('stores the commitment once, signed, and the verifier accepts the signature', async () => {
+    const { sessionId, links, head } = chainOf(3);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    const commitment = commitmentFor(sessionId, head);
+    const input = { commitment, workflowId: `session:${sessionId}`, runId: 'run-1', checkpoint: true };
+    const signed = await acts.commitSessionAudit(input);
+    expect(signed.keyId).toMatch(/^[0-9a-f]{32}$/);
+    // Retried: same signature (Ed25519 is deterministic), no second row.
+    expect(await acts.commitSessionAudit(input)).toEqual(signed);
+    expect(await readCommitment(testPool(), sessionId)).toMatchObject({ root: head.hash, entryCount: 3, ...signed });
+    const report = await verifyAuditChain(sessionId, {
+      pool: testPool(),
+      trustedKeys: trustedTestKeys(),
+      checkpointDir: testCheckpointDir,
+      requireSignatures: true,
+    });
+    expect(report.ok).toBe(true);
+    expect(report.anchors.map((a) => [a.source, a.signature, a.matches])).toEqual([
+      ['commitment', 'valid', true],
+      ['final checkpoint at 3', 'valid', true],
+    ]);
+  });
+
+  it('refuses a second, different commitment for the same session', async () => {
+    const { sessionId, links, head } = chainOf(2);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    await acts.commitSessionAudit({
+      commitment: commitmentFor(sessionId, head),
+      workflowId: 'w',
+      runId: 'r',
+      checkpoint: false,
+    });
+    const other = { ...commitmentFor(sessionId, head), root: 'f'.repeat(64) };
+    expect(
+      await failureType(acts.commitSessionAudit({ commitment: other, workflowId: 'w', runId: 'r', checkpoint: false })),
+    ).toBe(ErrorType.ChainBroken);
+  });
+});
+
+describe('retention', () => {
+  it('purges payloads past the retention period and the chain still verifies', async () => {
+    const { sessionId, links } = chainOf(6);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    // Backdate the first four entries' storage timestamp by 200 days (as if recorded then).
+    await tamper((db) =>
+      db.query(
+        `UPDATE audit_entries SET recorded_at = now() - interval '200 days' WHERE session_id = $1 AND seq <= 4`,
+        [sessionId],
+      ),
+    );
+    const { purged } = await acts.purgeAuditPayloads({ retentionDays: 180, nowMs: Date.now() });
+    expect(purged).toBeGreaterThanOrEqual(4);
+    const { rows } = await testPool().query<{ seq: string; purged: boolean }>(
+      `SELECT seq, payload IS NULL AS purged FROM audit_entries WHERE session_id = $1 ORDER BY seq`,
+      [sessionId],
+    );
+    expect(rows.map((r) => r.purged)).toEqual([true, true, true, true, false, false]);
+    const report = await verifyAuditChain(sessionId, { pool: testPool() });
+    expect(report).toMatchObject({ ok: true, entries: 6, purgedPayloads: 4 });
+  });
+
+  it('refuses a non-positive retention period', async () => {
+    expect(await failureType(acts.purgeAuditPayloads({ retentionDays: 0, nowMs: Date.now() }))).toBe(
+      ErrorType.InvalidInput,
+    );
+  });
+});

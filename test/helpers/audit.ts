@@ -1,0 +1,53 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../activities/audit-signing.js';
+import { createCheckpointSink } from '../../activities/checkpoint-sink.js';
+import { createActivities, type ActivityDeps } from '../../activities/index.js';
+
+let pool: pg.Pool | undefined;
+
+/** One pool per test process on the throwaway database; idle clients never keep the fork alive. */
+export function testPool(): pg.Pool {
+  pool ??= new pg.Pool({ connectionString: inject('databaseUrl'), max: 6, allowExitOnIdle: true });
+  return pool;
+}
+
+const keys = generateSigningKeyPem();
+/** The signing key every test worker in this process uses, and the trust set that accepts it. */
+export const testSigner = signerFromPem(keys.privatePem);
+export const testPublicKeyPem = keys.publicPem;
+export const trustedTestKeys = (): TrustedKeys => TrustedKeys.fromPems([keys.publicPem]);
+
+/** Checkpoint directory of this test process. */
+export const testCheckpointDir = mkdtempSync(path.join(tmpdir(), 'hv-checkpoints-'));
+
+/** The real activities against the test database, signing with the test key, checkpoints to the test directory. */
+export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
+  createActivities({
+    pool: testPool(),
+    signer: testSigner,
+    checkpointSink: createCheckpointSink(testCheckpointDir),
+    ...overrides,
+  });
+
+/**
+ * Runs statements as an attacker with superuser rights would: with triggers off for this transaction only
+ * (`session_replication_role = replica`), so the append-only guard does not stop them and other tests are unaffected.
+ */
+export async function tamper(fn: (db: pg.PoolClient) => Promise<unknown>): Promise<void> {
+  const db = await testPool().connect();
+  try {
+    await db.query('BEGIN');
+    await db.query('SET LOCAL session_replication_role = replica');
+    await fn(db);
+    await db.query('COMMIT');
+  } catch (err) {
+    await db.query('ROLLBACK');
+    throw err;
+  } finally {
+    db.release();
+  }
+}
