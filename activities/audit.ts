@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CHECKPOINT_FORMAT,
   COMMITMENT_FORMAT,
@@ -42,6 +43,9 @@ export interface CommitAuditResult {
 
 export const DAY_MS = 86_400_000;
 
+/** node:crypto's SHA-256: the same digest as the workflow's pure-JS one, for the node-side re-checks. */
+export const nativeSha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
 export function createAuditActivities(deps: AuditDeps) {
   const signer = deps.signer ?? null;
 
@@ -62,7 +66,7 @@ export function createAuditActivities(deps: AuditDeps) {
     /** Persists a batch of links handed over by the session workflow; idempotent under retries (C7). */
     async appendAuditEntries(input: AppendAuditInput): Promise<{ inserted: number; duplicates: number }> {
       // The batch is re-checked before anything is written: a bad link must never reach the table.
-      const problem = batchProblem(input.sessionId, input.entries);
+      const problem = batchProblem(input.sessionId, input.entries, nativeSha256Hex);
       if (problem)
         throw hvError(ErrorType.ChainBroken, `refusing audit batch: ${problem}`, { sessionId: input.sessionId });
       const out = await insertAuditBatch(deps.pool, input.sessionId, input.entries);

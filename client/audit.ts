@@ -3,6 +3,7 @@ import { COMMITMENT_FORMAT, statementBytes, type CommitmentStatement } from '../
 import { ChainVerifier, type Anchor, type AuditVerification } from '../domain/audit-verify.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SessionCommitment } from '../domain/session-types.js';
+import { nativeSha256Hex } from '../activities/audit.js';
 import { TrustedKeys } from '../activities/audit-signing.js';
 import { auditSessionKnown, readCommitment, streamAuditEntries } from '../activities/audit-store.js';
 import { readCheckpoints } from '../activities/checkpoint-sink.js';
@@ -90,7 +91,7 @@ export async function verifyAuditChain(sessionId: string, options: VerifyAuditOp
   if (anchors.length === 0 && !(await auditSessionKnown(options.pool, sessionId)))
     throw new HypervisorError(ErrorType.NotFound, `no audit entries for session ${sessionId}`, { sessionId });
 
-  const verifier = new ChainVerifier(sessionId, anchors);
+  const verifier = new ChainVerifier(sessionId, anchors, nativeSha256Hex);
   const every = options.progressEvery ?? 10_000;
   for await (const row of streamAuditEntries(options.pool, sessionId)) {
     verifier.feed(row);

@@ -63,12 +63,20 @@ function auditDefaults(): { publicKeys: string[]; checkpointDir: string | null }
 }
 
 function printVerification(r: VerifyAuditReport): void {
+  const describe = (a: VerifyAuditReport['anchors'][number]) =>
+    `  ${a.matches ? 'ok ' : 'BAD'} ${a.source}: ${a.size} entries, root ${a.root.slice(0, 16)}…, signature ${a.signature}`;
+  // Periodic checkpoints can number in the thousands: summarise the good ones, list the bad ones.
+  const periodic = r.anchors.filter((a) => !a.final);
+  const periodicOk = periodic.filter((a) => a.matches && a.signature !== 'invalid');
   const lines = [
     `session ${r.sessionId}: ${r.ok ? 'VERIFIED' : 'FAILED'} — ${r.entries} entries, head ${r.head}`,
-    ...r.anchors.map(
-      (a) =>
-        `  ${a.matches ? 'ok ' : 'BAD'} ${a.source}: ${a.size} entries, root ${a.root.slice(0, 16)}…, signature ${a.signature}`,
-    ),
+    ...r.anchors.filter((a) => a.final).map(describe),
+    ...(periodicOk.length > 0
+      ? [
+          `  ok  ${periodicOk.length} checkpoints (up to entry ${Math.max(...periodicOk.map((a) => a.size))}), signatures ${[...new Set(periodicOk.map((a) => a.signature))].join('/')}`,
+        ]
+      : []),
+    ...periodic.filter((a) => !periodicOk.includes(a)).map(describe),
     ...r.problems.map((p) => `  problem [${p.kind}]${p.seq === null ? '' : ` at entry ${p.seq}`}: ${p.message}`),
     ...r.warnings.map((w) => `  note: ${w}`),
   ];

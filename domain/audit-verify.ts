@@ -1,4 +1,4 @@
-import { AUDIT_FORMAT, GENESIS_HASH, entryHash, sha256Hex, type AuditEntry } from './audit-chain.js';
+import { AUDIT_FORMAT, GENESIS_HASH, canonicalJson, sha256Hex, type AuditEntry } from './audit-chain.js';
 
 /** One audit row as the store returns it. `payload` is the exact canonical text that was hashed, or null once purged. */
 export interface StoredEntry {
@@ -83,9 +83,11 @@ export class ChainVerifier {
   private readonly hashesAt = new Map<number, string>();
   private readonly wanted: Set<number>;
 
+  /** `hash` may be a native SHA-256 on the node side; it must compute the same digest as {@link sha256Hex}. */
   constructor(
     readonly sessionId: string,
     private readonly anchors: readonly Anchor[] = [],
+    private readonly hash: (text: string) => string = sha256Hex,
   ) {
     this.wanted = new Set(anchors.map((a) => a.size));
   }
@@ -127,13 +129,13 @@ export class ChainVerifier {
     };
     if (row.format !== AUDIT_FORMAT) {
       this.report({ kind: 'modified', seq: row.seq, message: `entry ${row.seq} has unknown format "${row.format}"` });
-    } else if (entryHash(row.prevHash, entry) !== row.hash) {
+    } else if (this.hash(`${row.prevHash}\n${canonicalJson(entry)}`) !== row.hash) {
       this.report({
         kind: 'modified',
         seq: row.seq,
         message: `entry ${row.seq} does not match its hash: its content, position or hash was altered`,
       });
-    } else if (row.payload !== null && sha256Hex(row.payload) !== row.payloadHash) {
+    } else if (row.payload !== null && this.hash(row.payload) !== row.payloadHash) {
       this.report({ kind: 'payload_modified', seq: row.seq, message: `entry ${row.seq}: payload was altered` });
     } else if (linkKnown && row.prevHash !== this.prevHash) {
       this.report({

@@ -19,6 +19,7 @@ const keys = generateSigningKeyPem();
 /** The signing key every test worker in this process uses, and the trust set that accepts it. */
 export const testSigner = signerFromPem(keys.privatePem);
 export const testPublicKeyPem = keys.publicPem;
+export const testPrivateKeyPem = keys.privatePem;
 export const trustedTestKeys = (): TrustedKeys => TrustedKeys.fromPems([keys.publicPem]);
 
 /** Checkpoint directory of this test process. */

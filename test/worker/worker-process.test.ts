@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadWorkerEnv } from '../../worker/config.js';
+import { RETENTION_SCHEDULE_ID } from '../../worker/retention-schedule.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { uniqueTaskQueue } from '../helpers/temporal.js';
@@ -24,12 +26,13 @@ describe('worker configuration', () => {
 describe('worker process against the real servers', () => {
   let running: RunningWorker;
   let base: string;
+  const taskQueue = uniqueTaskQueue('worker');
   beforeAll(async () => {
     process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
     const httpPort = await freePort();
     const env = loadWorkerEnv({
       DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_TASK_QUEUE: uniqueTaskQueue('worker'),
+      TEMPORAL_TASK_QUEUE: taskQueue,
       HV_HTTP_PORT: String(httpPort),
       HV_HTTP_HOST: '127.0.0.1',
       HV_SDK_METRICS_PORT: String(await freePort()),
@@ -56,6 +59,22 @@ describe('worker process against the real servers', () => {
     const body = await res.text();
     expect(body).toContain('hypervisor_process_');
     expect(body).toMatch(/^temporal_/m);
+  });
+
+  it('keeps the daily audit retention schedule pointed at its task queue', async () => {
+    const client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+    try {
+      const schedule = await client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe();
+      expect(schedule.action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: 'auditRetentionWorkflow',
+        taskQueue,
+        args: [{ retentionDays: 180 }],
+      });
+      expect(schedule.spec.intervals?.[0]?.every).toBe(86_400_000);
+    } finally {
+      await client.connection.close();
+    }
   });
 
   it('answers 404 for unknown paths', async () => {

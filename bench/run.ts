@@ -1,0 +1,251 @@
+/**
+ * `npm run bench` — the benchmark harness (perf-reliability §3). Every figure is a ratio to a probe taken in the same
+ * run, interleaved ABAB, median of the repetitions with the IQR, because the disk varies ±30 % between runs.
+ *
+ * Suites so far: (c) audit append vs raw Postgres, and verification speed. `--quick` (CI-sized) or the default full
+ * run. Results: JSON Lines in bench-results/<timestamp>.jsonl and a Markdown summary on stdout. Hard invariants (no
+ * lost or duplicated link, every chain verifies) fail the run.
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFile, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createAuditActivities } from '../activities/audit.js';
+import { createPool, type Pool } from '../activities/db.js';
+import { verifyAuditChain } from '../client/audit.js';
+import { appendEntry, canonicalJson, genesisHead, type ChainedEntry, type ChainHead } from '../domain/audit-chain.js';
+import { runMigrations } from '../worker/migrate.js';
+import { projectRoot } from '../worker/paths.js';
+import { startEmbeddedPostgres } from '../worker/postgres.js';
+import { freePort } from '../worker/processes.js';
+
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 1 : 3;
+const REPS = quick ? 3 : 5;
+const BATCH = 200;
+const VERIFY_LINKS = quick ? 20_000 : 100_000;
+
+interface Sample {
+  suite: string;
+  name: string;
+  rep: number;
+  perSecond: number;
+}
+
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
+}
+
+/** A 250-byte-ish payload like a decision entry. */
+const payload = (i: number) => ({
+  actionId: 'edit-doc',
+  allowed: i % 7 !== 0,
+  reason: i % 7 ? 'allowed' : 'ring_violation',
+  requiredRing: 2,
+  effectiveRing: 2,
+  tokensLeft: 17.5,
+  breach: { score: 0.2, severity: 'none' },
+  i,
+});
+
+/** One writer's chain: links are produced exactly as the session workflow produces them (hashing included). */
+class ChainWriter {
+  private head: ChainHead = genesisHead();
+  readonly sessionId = `bench-${randomUUID()}`;
+  next(n: number): ChainedEntry[] {
+    const out: ChainedEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = appendEntry(this.head, {
+        sessionId: this.sessionId,
+        kind: 'decision',
+        agentDid: 'did:mesh:bench',
+        payload: payload(this.head.seq),
+        recordedAtMs: 1_795_000_000_000 + this.head.seq,
+        workflowId: `session:${this.sessionId}`,
+        runId: 'bench-run',
+      });
+      this.head = r.head;
+      out.push(r.chained);
+    }
+    return out;
+  }
+}
+
+/** The same rows, without hashing or checks, into a copy of the table without its trigger: the substrate's speed. */
+async function rawInsert(pool: Pool, sessionId: string, fromSeq: number, n: number): Promise<void> {
+  const seqs = Array.from({ length: n }, (_, i) => fromSeq + i);
+  await pool.query(
+    `INSERT INTO bench_raw (session_id, seq, format, kind, agent_did, payload_hash, payload, recorded_at_ms, recorded_at,
+                            workflow_id, run_id, prev_hash, hash)
+     SELECT $1, s, 'hv-audit-v1', 'decision', 'did:mesh:bench', $2, $3, 0, now(), 'w', 'r', $2, $2
+       FROM unnest($4::bigint[]) AS s`,
+    [sessionId, 'a'.repeat(64), canonicalJson(payload(fromSeq)), seqs],
+  );
+}
+
+/** Runs `op` back to back on `writers` concurrent writers for SECONDS; returns rows per second. */
+async function rate(writers: number, op: (writer: number) => Promise<number> | number): Promise<number> {
+  const until = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  const counts = await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      let rows = 0;
+      while (performance.now() < until) rows += await op(w);
+      return rows;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-'));
+  await chmod(root, 0o755);
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(root, 'pg'),
+    port: await freePort(),
+    persistent: false,
+  });
+  const pool = createPool(pg.url, 16);
+  const resultsDir = path.join(projectRoot, 'bench-results');
+  await mkdir(resultsDir, { recursive: true });
+  const out = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  const samples: Sample[] = [];
+  const record = async (sample: Sample) => {
+    samples.push(sample);
+    await appendFile(out, `${JSON.stringify(sample)}\n`);
+  };
+  const failures: string[] = [];
+  try {
+    await runMigrations(pg.url);
+    await pool.query(
+      'CREATE TABLE bench_raw (LIKE audit_entries INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
+    );
+    const { rows: env } = await pool.query<{ v: string; sc: string; fs: string }>(
+      `SELECT version() AS v, current_setting('synchronous_commit') AS sc, current_setting('wal_sync_method') AS fs`,
+    );
+    await appendFile(
+      out,
+      `${JSON.stringify({ environment: { cpu: os.cpus()[0]?.model, nproc: os.cpus().length, node: process.version, postgres: env[0]?.v, synchronousCommit: env[0]?.sc, walSyncMethod: env[0]?.fs, quick } })}\n`,
+    );
+    const audit = createAuditActivities({ pool });
+    const written = new Map<string, number>();
+    const appendLinks = async (sessionId: string, entries: ChainedEntry[]) => {
+      await audit.appendAuditEntries({ sessionId, entries, checkpoint: false });
+      written.set(sessionId, (written.get(sessionId) ?? 0) + entries.length);
+      return entries.length;
+    };
+
+    const cases: Array<{ name: string; writers: number; batch: number }> = [
+      { name: 'batched, 1 writer', writers: 1, batch: BATCH },
+      { name: 'batched, 8 writers (per-session chains)', writers: 8, batch: BATCH },
+      { name: 'one row per commit, 1 writer', writers: 1, batch: 1 },
+      { name: 'one row per commit, 8 writers', writers: 8, batch: 1 },
+    ];
+    // Warm-up, discarded.
+    const warm = new ChainWriter();
+    await rate(1, () => appendLinks(warm.sessionId, warm.next(BATCH)));
+    for (let rep = 1; rep <= REPS; rep++) {
+      for (const c of cases) {
+        // ABAB: the probe and the measured path alternate within each repetition.
+        const rawSessions = Array.from({ length: c.writers }, () => ({ id: `raw-${randomUUID()}`, seq: 1 }));
+        const rawRate = await rate(c.writers, async (w) => {
+          const s = rawSessions[w]!;
+          await rawInsert(pool, s.id, s.seq, c.batch);
+          s.seq += c.batch;
+          return c.batch;
+        });
+        await record({ suite: 'audit', name: `raw INSERT, ${c.name}`, rep, perSecond: rawRate });
+        // The links are built before the clock starts: in production the session workflow builds them, and the
+        // store is what is measured here. Building them is measured on its own below.
+        const perWriter = Math.max(c.batch, Math.round((rawRate * SECONDS) / c.writers / c.batch) * c.batch);
+        const writers = Array.from({ length: c.writers }, () => new ChainWriter());
+        const batches = writers.map((w) => Array.from({ length: perWriter / c.batch }, () => w.next(c.batch)));
+        const t0 = performance.now();
+        await Promise.all(
+          writers.map(async (w, i) => {
+            for (const entries of batches[i]!) await appendLinks(w.sessionId, entries);
+          }),
+        );
+        const linkRate = (perWriter * c.writers) / ((performance.now() - t0) / 1000);
+        await record({ suite: 'audit', name: `audit links, ${c.name}`, rep, perSecond: linkRate });
+      }
+      const builder = new ChainWriter();
+      const built = await rate(1, () => {
+        builder.next(BATCH);
+        return BATCH;
+      });
+      await record({
+        suite: 'audit',
+        name: 'links built (workflow-side canonical JSON + pure-JS SHA-256)',
+        rep,
+        perSecond: built,
+      });
+    }
+
+    // Hard invariant: every link written is stored exactly once, and every chain verifies.
+    for (const [sessionId, count] of written) {
+      const { rows } = await pool.query<{ n: string; max: string }>(
+        'SELECT count(*) AS n, max(seq) AS max FROM audit_entries WHERE session_id = $1',
+        [sessionId],
+      );
+      if (Number(rows[0]!.n) !== count || Number(rows[0]!.max) !== count)
+        failures.push(`${sessionId}: wrote ${count} links, stored ${rows[0]!.n} (max seq ${rows[0]!.max})`);
+    }
+
+    // Verification speed, streaming from Postgres.
+    const long = new ChainWriter();
+    for (let n = 0; n < VERIFY_LINKS; n += 1000) await appendLinks(long.sessionId, long.next(1000));
+    for (let rep = 1; rep <= REPS; rep++) {
+      const t0 = performance.now();
+      const report = await verifyAuditChain(long.sessionId, { pool });
+      const perSecond = report.entries / ((performance.now() - t0) / 1000);
+      if (!report.ok || report.entries !== VERIFY_LINKS) failures.push(`verification of ${VERIFY_LINKS} links failed`);
+      await record({ suite: 'audit', name: `verify (streamed from Postgres, ${VERIFY_LINKS} links)`, rep, perSecond });
+    }
+  } finally {
+    await pool.end();
+    await pg.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+
+  const names = [...new Set(samples.map((s) => s.name))];
+  const stats = new Map(
+    names.map((name) => {
+      const xs = samples.filter((s) => s.name === name).map((s) => s.perSecond);
+      return [name, { median: median(xs), iqr: quantile(xs, 0.75) - quantile(xs, 0.25) }] as const;
+    }),
+  );
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  const lines = [
+    `## Benchmark (${quick ? 'quick' : 'full'}: ${REPS} repetitions × ${SECONDS} s, median and IQR)`,
+    '',
+    '| measurement | per second (median) | IQR |',
+    '| --- | ---: | ---: |',
+    ...names.map((n) => `| ${n} | ${fmt(stats.get(n)!.median)} | ${fmt(stats.get(n)!.iqr)} |`),
+    '',
+    '| ratio (same run) | value |',
+    '| --- | ---: |',
+    ...names
+      .filter((n) => n.startsWith('audit links, '))
+      .map((n) => {
+        const raw = stats.get(n.replace('audit links, ', 'raw INSERT, '))!.median;
+        return `| R_c ${n.replace('audit links, ', '')}: links/s ÷ raw INSERT rows/s | ${(stats.get(n)!.median / raw).toFixed(2)} |`;
+      }),
+    '',
+    failures.length === 0 ? 'Invariants: every link stored exactly once; every chain verified.' : 'INVARIANT FAILURES:',
+    ...failures.map((f) => `- ${f}`),
+    '',
+    `Raw samples: ${path.relative(projectRoot, out)}`,
+  ];
+  console.log(lines.join('\n'));
+  if (failures.length > 0) process.exit(1);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
