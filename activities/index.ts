@@ -1,11 +1,17 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createSagaActivities, type SagaDeps } from './saga.js';
+import { createStepActivities, type StepDeps } from './saga-steps.js';
 
-export type ActivityDeps = AuditDeps;
+export type ActivityDeps = AuditDeps & SagaDeps & StepDeps;
 
 /**
  * All activities, built from injected dependencies (C2). Workflows import only the `Activities` type, never this
  * module's values, so nothing here reaches the workflow sandbox.
  */
-export const createActivities = (deps: ActivityDeps) => ({ ...createAuditActivities(deps) });
+export const createActivities = (deps: ActivityDeps) => ({
+  ...createAuditActivities(deps),
+  ...createSagaActivities(deps),
+  ...createStepActivities(deps),
+});
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { purgePayloadsBefore } from '../activities/audit-store.js';
 import { DAY_MS } from '../activities/audit.js';
 import { createPool, type Pool } from '../activities/db.js';
+import { invalidateCheckpoints, listCheckpoints } from '../activities/saga.js';
 import { devAuditPaths } from '../worker/dev-keys.js';
+import { readSagaDefinitionFile, validateSaga } from './saga.js';
 import { exportAuditEntries, loadTrustedKeys, verifyAuditChain, type VerifyAuditReport } from './audit.js';
 import { Command, Option } from 'commander';
 import { ErrorType } from '../domain/errors.js';
@@ -372,6 +374,96 @@ lock
   .option('--agent <did>')
   .option('--path <path>')
   .action((id: string, o: { agent?: string; path?: string }) => withSession(id, async (s) => print(await s.locks(o))));
+
+const saga = program.command('saga').description('sagas: validate, start, follow, resume, checkpoints');
+saga
+  .command('validate <file>')
+  .description('check a saga definition (YAML or JSON); lists every error with its path, exit 2 when invalid')
+  .action(async (file: string) => {
+    const issues = validateSaga(await readSagaDefinitionFile(file));
+    if (issues.length === 0) {
+      console.log(`${file}: valid`);
+      return;
+    }
+    for (const issue of issues) console.log(`${file}: ${issue.path}: ${issue.message}`);
+    process.exitCode = 2;
+  });
+saga
+  .command('start <file>')
+  .description('start the saga in a definition file')
+  .option('--id <sagaId>', 'saga id (default: saga_id from the file, else a random UUID)')
+  .option('--agent-queue <did=queue...>', "route an agent's steps to its own task queue")
+  .option('--wait', 'wait for the saga to end and print its final state')
+  .action(async (file: string, o: { id?: string; agentQueue?: string[]; wait?: boolean }) => {
+    const definition = await readSagaDefinitionFile(file);
+    const agentTaskQueues = Object.fromEntries(
+      (o.agentQueue ?? []).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new HypervisorError(ErrorType.InvalidInput, `--agent-queue expects did=queue, got ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
+    const hv = await HypervisorClient.connect();
+    try {
+      const handle = await hv.startSaga(definition, { sagaId: o.id, options: { agentTaskQueues } });
+      if (!o.wait) return print({ sagaId: handle.sagaId, workflowId: handle.workflow.workflowId });
+      const view = await handle.result();
+      print(view);
+      if (view.status !== 'completed') process.exitCode = EXIT_DENIED;
+    } finally {
+      await hv.close();
+    }
+  });
+saga
+  .command('show <sagaId>')
+  .description('progress of a running saga, or the final state of an ended one')
+  .action(async (id: string) => {
+    const hv = await HypervisorClient.connect();
+    try {
+      print(await hv.saga(id).progress());
+    } finally {
+      await hv.close();
+    }
+  });
+saga
+  .command('resume <sagaId>')
+  .description('run an ended saga again; steps with an achieved checkpoint goal are skipped')
+  .option('--wait', 'wait for the saga to end')
+  .action(async (id: string, o: { wait?: boolean }) => {
+    const hv = await HypervisorClient.connect();
+    try {
+      const handle = await hv.resumeSaga(id);
+      print(o.wait ? await handle.result() : { sagaId: id, resumed: true });
+    } finally {
+      await hv.close();
+    }
+  });
+saga
+  .command('cancel <sagaId>')
+  .description('cancel a running saga: its committed steps are compensated')
+  .action(async (id: string) => {
+    const hv = await HypervisorClient.connect();
+    try {
+      await hv.saga(id).cancel();
+      print({ sagaId: id, cancelRequested: true });
+    } finally {
+      await hv.close();
+    }
+  });
+saga
+  .command('checkpoints <sagaId>')
+  .description("the saga's checkpoints in Postgres")
+  .action((id: string) => withPool(async (pool) => print(await listCheckpoints(pool, id))));
+saga
+  .command('invalidate <sagaId>')
+  .description('invalidate checkpoints so a resume runs those steps again')
+  .option('--step <stepId>', 'only this step')
+  .option('--by <who>', 'recorded as the invalidator', 'operator')
+  .action((id: string, o: { step?: string; by: string }) =>
+    withPool(async (pool) =>
+      print({ invalidated: await invalidateCheckpoints(pool, { sagaId: id, stepId: o.step, by: o.by }) }),
+    ),
+  );
 
 const audit = program
   .command('audit')

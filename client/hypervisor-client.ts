@@ -25,12 +25,14 @@ import {
   WriteStateInput,
   type SessionCommitment,
 } from '../domain/session-types.js';
+import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
 import type { sessionWorkflow } from '../workflows/session.js';
 import { temporalTarget } from './connection.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, toHypervisorError } from './errors.js';
+import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
 
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
@@ -88,6 +90,19 @@ export class HypervisorClient {
         throw toHypervisorError(err, { sessionId: parsed.sessionId });
       });
     return this.session(parsed.sessionId);
+  }
+
+  /** Starts a saga from a definition (YAML/JSON already parsed); see `client/saga.ts`. */
+  startSaga(definition: unknown, options: Omit<StartSagaOptions, 'taskQueue'> = {}): Promise<SagaHandle> {
+    return startSaga(this.temporal, definition, { ...options, taskQueue: this.taskQueue });
+  }
+
+  saga(sagaId: string): SagaHandle {
+    return new SagaHandle(sagaId, this.temporal.workflow.getHandle(msg.sagaWorkflowId(sagaId)));
+  }
+
+  resumeSaga(sagaId: string): Promise<SagaHandle> {
+    return resumeSaga(this.temporal, sagaId, this.taskQueue);
   }
 
   session(sessionId: string): SessionHandle {
@@ -248,6 +263,12 @@ export class SessionHandle {
   /** Terminates the session: releases everything it holds and returns the commitment over its audit chain. */
   terminate = (input: TerminateSessionInput = {}): Promise<SessionCommitment> =>
     this.update(msg.terminateSessionUpdate, TerminateSessionInput, 'termination', input);
+  /**
+   * Starts a saga owned by this session (a child workflow that outlives the session's continue-as-new). The
+   * definition's `session_id` may be omitted: it is this session.
+   */
+  startSaga = (input: StartSagaInput) => this.update(msg.startSagaUpdate, StartSagaInput, 'saga start', input);
+
   /** Waits for the session to end (terminated or timed out) and returns its commitment. */
   result = async (): Promise<SessionCommitment> => {
     try {

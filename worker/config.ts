@@ -30,6 +30,8 @@ export const WorkerEnv = z.object({
    * an http(s) URL receiving each checkpoint as a POST. Keep it outside the audit database's trust domain.
    */
   HV_CHECKPOINT_SINK: z.string().min(1).optional(),
+  /** Base URL for saga steps whose `execute_api` / `undo_api` is a path (e.g. `/infra/provision`). */
+  HV_STEP_BASE_URL: z.url().optional(),
   /** Retention (reference §8.3): audit payloads older than this are purged; hashes and commitments are kept. */
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */

@@ -1,4 +1,6 @@
 import type http from 'node:http';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { Context } from '@temporalio/activity';
 import {
   DefaultLogger,
@@ -10,10 +12,10 @@ import {
   type ActivityExecuteInput,
   type Next,
 } from '@temporalio/worker';
-import path from 'node:path';
 import { loadSigner } from '../activities/audit-signing.js';
 import { createCheckpointSink } from '../activities/checkpoint-sink.js';
 import { createActivities } from '../activities/index.js';
+import type { StepHandlers } from '../activities/saga-steps.js';
 import { createPool, databaseReachable, type Pool } from '../activities/db.js';
 import { temporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
@@ -76,7 +78,16 @@ export interface RunningWorker {
  * Builds and starts the hypervisor worker: migrations, Postgres pool, Temporal worker, HTTP server. The returned
  * `shutdown` drains in-flight tasks (activities get `HV_SHUTDOWN_GRACE_SECONDS`) and then closes everything.
  */
-export async function startWorker(env: WorkerEnv, log: (line: string) => void = console.log): Promise<RunningWorker> {
+export interface StartWorkerOptions {
+  /** Saga step handlers by action id (execute and undo), run by this worker. */
+  stepHandlers?: StepHandlers;
+}
+
+export async function startWorker(
+  env: WorkerEnv,
+  log: (line: string) => void = console.log,
+  options: StartWorkerOptions = {},
+): Promise<RunningWorker> {
   installRuntime(env);
   if (env.HV_MIGRATE_ON_START) await runMigrations(env.DATABASE_URL, log);
   const pool = createPool(env.DATABASE_URL);
@@ -84,6 +95,12 @@ export async function startWorker(env: WorkerEnv, log: (line: string) => void = 
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
   const bundlePath = process.env.HV_WORKFLOW_BUNDLE;
+  // Activities that talk to workflows (saga steps asking their session for authorization) share one client.
+  let temporalClient: Promise<Client> | undefined;
+  const temporal = () =>
+    (temporalClient ??= Connection.connect(target.connectionOptions).then(
+      (c) => new Client({ connection: c, namespace: target.namespace }),
+    ));
   const worker = await Worker.create({
     connection,
     namespace: target.namespace,
@@ -94,6 +111,9 @@ export async function startWorker(env: WorkerEnv, log: (line: string) => void = 
       signer: loadSigner(env),
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? path.join(dataDir(), 'checkpoints')),
       onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
+      temporal,
+      stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
+      handlers: options.stepHandlers,
     }),
     interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
@@ -120,6 +140,7 @@ export async function startWorker(env: WorkerEnv, log: (line: string) => void = 
   const done = worker.run().finally(async () => {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await pool.end();
+    if (temporalClient) await (await temporalClient).connection.close();
     await connection.close();
   });
   let stopping: Promise<void> | undefined;

@@ -1,6 +1,8 @@
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
+import type { SagaStepDefinition } from '../domain/saga-dsl.js';
+import { StepRejectedType, type SagaRunOptions } from '../domain/saga-types.js';
 
 /**
  * Audit persistence. Transient failures (database down) retry without limit, backing off to 30 s: an accepted entry
@@ -20,3 +22,34 @@ export const retention = wf.proxyActivities<Pick<Activities, 'purgeAuditPayloads
   startToCloseTimeout: '10m',
   retry: { initialInterval: '5s', maximumInterval: '5m', nonRetryableErrorTypes: [ErrorType.InvalidInput] },
 });
+
+/** Saga bookkeeping: authorization with the session, checkpoints, escalation. Business rejections are non-retryable. */
+export const sagaControl = wf.proxyActivities<
+  Pick<Activities, 'authorizeSagaStep' | 'findCheckpoint' | 'saveCheckpoint' | 'invalidateCheckpoints' | 'escalateSaga'>
+>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * The executor of one step, with the step's own limits: `timeout` per attempt, `retries` + 1 attempts backing off
+ * exponentially, a heartbeat timeout so a dead worker is noticed, routed to the agent's task queue when it has one.
+ * Compensations get their own attempt budget. TRY_CANCEL: a cancelled step never blocks the saga on a dead agent.
+ */
+export function stepActivity(step: SagaStepDefinition, options: SagaRunOptions, mode: 'execute' | 'undo') {
+  const taskQueue = options.agentTaskQueues[step.agent];
+  return wf.proxyActivities<Pick<Activities, 'runSagaStep'>>({
+    ...(taskQueue ? { taskQueue } : {}),
+    startToCloseTimeout: `${step.timeout}s`,
+    heartbeatTimeout: Math.min(options.heartbeatTimeoutMs, step.timeout * 1000),
+    cancellationType: wf.ActivityCancellationType.TRY_CANCEL,
+    summary: `${mode} ${step.id} (${step.action_id}) by ${step.agent}`,
+    retry: {
+      maximumAttempts: mode === 'execute' ? step.retries + 1 : options.compensationAttempts,
+      initialInterval: options.retryInitialIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: Math.max(options.retryInitialIntervalMs, 60_000),
+      nonRetryableErrorTypes: [StepRejectedType],
+    },
+  });
+}

@@ -1,2 +1,3 @@
 export { sessionWorkflow } from './session.js';
 export { auditRetentionWorkflow } from './audit-retention.js';
+export { sagaWorkflow } from './saga.js';

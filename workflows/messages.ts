@@ -29,6 +29,7 @@ import type {
   WriteStateInput,
 } from '../domain/session-types.js';
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
+import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -77,6 +78,12 @@ export const acquireLockUpdate = defineUpdate<IntentLock, [AcquireLockInput]>('a
 export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('releaseLock');
 
 // Inspection.
+// Sagas
+export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
+/** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */
+export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recordSagaEvent');
+export const startSagaUpdate = defineUpdate<{ sagaId: string; workflowId: string }, [StartSagaInput]>('startSaga');
+
 export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
 export const listStateQuery = defineQuery<StateEntry[], [ListStateInput]>('listState');
 export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');

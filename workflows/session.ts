@@ -1,4 +1,4 @@
-import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import { appendEntry, type ChainedEntry } from '../domain/audit-chain.js';
@@ -30,8 +30,11 @@ import {
   type SessionEvent,
   type SessionView,
 } from '../domain/session-types.js';
+import { parseSagaDefinition, type SagaDefinitionInput } from '../domain/saga-dsl.js';
+import { RecordSagaEventInput, StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
 import { audit } from './activity-proxies.js';
+import { sagaWorkflow } from './saga.js';
 import * as msg from './messages.js';
 
 /**
@@ -255,6 +258,61 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     {
       validator: (raw) =>
         void model.beginTermination(data, parseInput(TerminateSessionInput, raw, 'termination'), dryCtx()),
+    },
+  );
+
+  // Sagas report their steps here, so they land in this session's chain like every other governance event.
+  onSignal(msg.recordSagaEventSignal, RecordSagaEventInput, 'saga event', (d, e) => ({
+    data: d,
+    events: [
+      {
+        kind: e.kind,
+        agentDid: e.agentDid ?? null,
+        payload: { ...e.details, sagaId: e.sagaId, stepId: e.stepId ?? null },
+      },
+    ],
+  }));
+  const startSagaChecked = (raw: unknown) => {
+    const i = parseInput(StartSagaInput, raw, 'saga start');
+    if (data.state !== 'active' && data.state !== 'handshaking')
+      throw hvError(ErrorType.IllegalTransition, `session ${data.sessionId} is ${data.state}: it starts no sagas`, {
+        sessionId: data.sessionId,
+      });
+    const given = i.definition.session_id;
+    if (given !== undefined && given !== data.sessionId)
+      throw hvError(ErrorType.InvalidInput, `the saga belongs to session ${JSON.stringify(given)}, not ${data.sessionId}`, {});
+    const definition: Record<string, unknown> = { ...i.definition, session_id: data.sessionId };
+    const parsed = parseSagaDefinition(definition);
+    return { ...i, definition, parsed };
+  };
+  wf.setHandler(
+    msg.startSagaUpdate,
+    async (raw) => {
+      sweep();
+      const i = guard(() => startSagaChecked(raw));
+      const sagaId = i.sagaId ?? i.parsed.saga_id ?? wf.uuid4();
+      const workflowId = msg.sagaWorkflowId(sagaId);
+      try {
+        // ABANDON: continue-as-new closes this run, and the default policy would terminate the saga with it.
+        await wf.startChild(sagaWorkflow, {
+          workflowId,
+          args: [{ sagaId, definition: i.definition as SagaDefinitionInput, options: i.options ?? {} }],
+          parentClosePolicy: 'ABANDON',
+          staticSummary: `saga ${i.parsed.name} of session ${data.sessionId}`,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError)
+          throw hvError(ErrorType.InvalidInput, `saga id ${sagaId} is already used`, { sagaId });
+        throw err;
+      }
+      record([{ kind: 'saga_launched', agentDid: null, payload: { sagaId, workflowId, name: i.parsed.name } }]);
+      return { sagaId, workflowId };
+    },
+    {
+      validator: (raw) => {
+        assertAuditAvailable();
+        void startSagaChecked(raw);
+      },
     },
   );
 

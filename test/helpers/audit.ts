@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../activities/audit-signing.js';
@@ -25,12 +26,20 @@ export const trustedTestKeys = (): TrustedKeys => TrustedKeys.fromPems([keys.pub
 /** Checkpoint directory of this test process. */
 export const testCheckpointDir = mkdtempSync(path.join(tmpdir(), 'hv-checkpoints-'));
 
+let client: Promise<Client> | undefined;
+/** A Temporal client for activities that call workflows (saga authorization), one per test process. */
+export const testTemporalClient = (): Promise<Client> =>
+  (client ??= Connection.connect({ address: inject('temporalAddress') }).then(
+    (connection) => new Client({ connection }),
+  ));
+
 /** The real activities against the test database, signing with the test key, checkpoints to the test directory. */
 export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
   createActivities({
     pool: testPool(),
     signer: testSigner,
     checkpointSink: createCheckpointSink(testCheckpointDir),
+    temporal: testTemporalClient,
     ...overrides,
   });
 

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 import { actions, newSession } from '../helpers/session.js';
 import { auditRetentionWorkflow } from '../../workflows/audit-retention.js';
+import { testActivities } from '../helpers/audit.js';
+import { StepService } from '../helpers/step-service.js';
 import { fullSessionScenario } from './scenarios.js';
 
 /**
@@ -75,5 +77,40 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       await handle.result();
       await writeFile(fixture('audit-retention'), historyToJSON(await handle.fetchHistory()));
     });
+  });
+
+  it('records a saga that fans out, fails a step and compensates', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    const service = await StepService.start();
+    service.on('/c/do', () => ({ status: 500 }));
+    try {
+      await withWorker(ctx, { taskQueue, activities: testActivities({ stepBaseUrl: service.url }) }, async () => {
+        const { session, hv } = await newSession(ctx, taskQueue, {}, 'did:mesh:operator');
+        const manifest = ['a', 'b', 'c'].map((id) => ({ actionId: `act-${id}`, name: id }));
+        await session.join({ agentDid: 'did:mesh:one', sigmaRaw: 0.9, actions: manifest });
+        await session.activate();
+        const steps = ['a', 'b', 'c'].map((id) => ({
+          id,
+          action_id: `act-${id}`,
+          agent: 'did:mesh:one',
+          execute_api: `/${id}/do`,
+          undo_api: `/${id}/undo`,
+        }));
+        const saga = await hv.startSaga(
+          {
+            name: 'recorded',
+            session_id: session.sessionId,
+            steps,
+            fan_outs: [{ policy: 'all_must_succeed', branch_step_ids: ['a', 'b'] }],
+          },
+          { options: { retryInitialIntervalMs: 50 } },
+        );
+        await saga.result();
+        await writeFile(fixture('saga-compensated'), historyToJSON(await saga.workflow.fetchHistory()));
+        await session.terminate();
+      });
+    } finally {
+      await service.close();
+    }
   });
 });

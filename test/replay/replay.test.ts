@@ -15,9 +15,10 @@ async function fixtures(): Promise<Array<{ name: string; history: unknown }>> {
 }
 
 describe('replay of recorded session histories', () => {
-  it('has fixtures for a full session, a timeout, a continue-as-new run and a retention pass', async () => {
+  it('has fixtures for sessions (full, timeout, continue-as-new), a retention pass and a compensated saga', async () => {
     expect((await fixtures()).map((f) => f.name)).toEqual([
       'audit-retention.json',
+      'saga-compensated.json',
       'session-continued.json',
       'session-full.json',
       'session-timeout.json',

@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamAuditEntries } from '../../activities/audit-store.js';
-import { projectRoot } from '../../worker/paths.js';
-import { freePort } from '../../worker/processes.js';
-import { testCheckpointDir, testPool, testPrivateKeyPem, trustedTestKeys } from '../helpers/audit.js';
+import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { killWorker, spawnWorker } from '../helpers/worker-process.js';
 import { actions, allActions, auditSettled, did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -15,41 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx.close();
 });
-
-/** The production worker entry point as its own process, in its own process group so it can be killed outright. */
-async function spawnWorker(taskQueue: string): Promise<ChildProcess> {
-  const httpPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: projectRoot,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      HV_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-      HV_HTTP_HOST: '127.0.0.1',
-      HV_HTTP_PORT: String(httpPort),
-      HV_SDK_METRICS_PORT: String(await freePort()),
-      HV_MIGRATE_ON_START: 'false',
-      HV_AUDIT_RETENTION_SCHEDULE: 'false',
-      HV_AUDIT_SIGNING_KEY: testPrivateKeyPem,
-      HV_CHECKPOINT_SINK: testCheckpointDir,
-      HV_LOG_LEVEL: 'ERROR',
-    },
-  });
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
-        (res) => res.status,
-        () => 0,
-      ),
-    (status) => status === 200,
-    60_000,
-  );
-  return child;
-}
 
 describe('a worker killed in the middle of an audit append', () => {
   it('leaves a chain that verifies with no gap and no duplicate once another worker takes over', async () => {
@@ -82,8 +44,7 @@ describe('a worker killed in the middle of an audit append', () => {
           ),
         (res) => res.rows.length > 0,
       );
-      process.kill(-child.pid!, 'SIGKILL');
-      await once(child, 'exit');
+      await killWorker(child);
       // The database notices the dead client and rolls its transaction back.
       for (const { pid } of stalled.rows) await testPool().query('SELECT pg_terminate_backend($1)', [pid]);
     } finally {
