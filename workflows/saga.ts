@@ -354,7 +354,7 @@ function failureMessage(err: unknown): string {
     cur instanceof wf.ActivityFailure ||
     (cur instanceof wf.TemporalFailure && cur.cause && !(cur instanceof wf.ApplicationFailure))
   )
-    cur = (cur).cause;
+    cur = cur.cause;
   if (cur instanceof wf.TimeoutFailure) return `timed out (${cur.timeoutType})`;
   return cur instanceof Error ? cur.message : String(cur);
 }

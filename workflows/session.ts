@@ -280,7 +280,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       });
     const given = i.definition.session_id;
     if (given !== undefined && given !== data.sessionId)
-      throw hvError(ErrorType.InvalidInput, `the saga belongs to session ${JSON.stringify(given)}, not ${data.sessionId}`, {});
+      throw hvError(
+        ErrorType.InvalidInput,
+        `the saga belongs to session ${JSON.stringify(given)}, not ${data.sessionId}`,
+        {},
+      );
     const definition: Record<string, unknown> = { ...i.definition, session_id: data.sessionId };
     const parsed = parseSagaDefinition(definition);
     return { ...i, definition, parsed };
