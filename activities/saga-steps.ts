@@ -26,7 +26,7 @@ const HEARTBEAT_EVERY_MS = 1000;
  */
 export function createStepActivities(deps: StepDeps) {
   return {
-    async runSagaStep(invocation: StepInvocation): Promise<Json> {
+    async runSagaStep(invocation: StepInvocation): Promise<{ result: Json; attempt: number }> {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
@@ -38,9 +38,13 @@ export function createStepActivities(deps: StepDeps) {
               `action ${invocation.actionId} has no undo handler`,
               StepRejectedType,
             );
-          return (await fn(invocation, ctx.cancellationSignal)) ?? null;
+          return { result: (await fn(invocation, ctx.cancellationSignal)) ?? null, attempt: ctx.info.attempt };
         }
-        if (invocation.api) return await callStepApi(deps.stepBaseUrl ?? null, invocation, ctx.cancellationSignal);
+        if (invocation.api)
+          return {
+            result: await callStepApi(deps.stepBaseUrl ?? null, invocation, ctx.cancellationSignal),
+            attempt: ctx.info.attempt,
+          };
         throw ApplicationFailure.nonRetryable(
           `no executor for action ${invocation.actionId}: register a handler for it or give the step an ` +
             (invocation.mode === 'execute' ? 'execute_api' : 'undo_api'),

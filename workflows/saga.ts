@@ -127,7 +127,10 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
    * Runs the step's executor. A worker that dies mid-step stops heartbeating; that attempt says nothing about the step,
    * so it is dispatched again (same idempotency key) without spending the step's own retries.
    */
-  async function dispatch(step: SagaStepDefinition, mode: 'execute' | 'undo'): Promise<Json> {
+  async function dispatch(
+    step: SagaStepDefinition,
+    mode: 'execute' | 'undo',
+  ): Promise<{ result: Json; attempt: number }> {
     for (let lost = 0; ; lost++) {
       try {
         return await stepActivity(step, options, mode).runSagaStep(invocation(step, mode));
@@ -178,8 +181,8 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
       details: { action: step.action_id },
     });
     try {
-      const result = await dispatch(step, 'execute');
-      Object.assign(sv, { state: 'committed', result, completedAtMs: Date.now(), attempts: step.retries + 1 });
+      const { result, attempt } = await dispatch(step, 'execute');
+      Object.assign(sv, { state: 'committed', result, completedAtMs: Date.now(), attempts: attempt });
       committed.push(step.id);
     } catch (err) {
       if (wf.isCancellation(err)) {

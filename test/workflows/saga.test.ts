@@ -84,6 +84,7 @@ describe('sagaWorkflow', () => {
       const view = await handle.result();
       expect(view.status).toBe('completed');
       expect(view.steps.map((s) => s.state)).toEqual(['committed', 'committed', 'committed']);
+      expect(view.steps.map((s) => s.attempts)).toEqual([1, 1, 1]);
       expect(service.paths()).toEqual(['/a/do', '/b/do', '/c/do']);
       expect(service.calls[0]!.invocation).toMatchObject({
         sagaId: handle.sagaId,
@@ -119,6 +120,7 @@ describe('sagaWorkflow', () => {
       expect(view.status).toBe('compensated');
       expect(view.steps.map((s) => s.state)).toEqual(['compensated', 'compensated', 'failed', 'pending']);
       expect(service.callsTo('/c/do')).toBe(2); // retries: 1 → two attempts
+      expect(view.steps[2]!.attempts).toBe(2);
       expect(service.paths('undo')).toEqual(['/b/undo', '/a/undo']);
       expect(service.callsTo('/d/do')).toBe(0);
     });
