@@ -193,6 +193,31 @@ describe('sagaWorkflow', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('cancelling a saga cancels its running step and still compensates what committed', async () => {
+    await withSagaWorker(async (taskQueue) => {
+      const f = await sagaSession(taskQueue, actionsOf(['a', 'b']));
+      service.on('/b/do', () => 'hang');
+      const handle = await f.hv.startSaga(definition(f, [step('a', f.agents[0]!), step('b', f.agents[1]!)]), {
+        options: fast,
+      });
+      await eventually(
+        async () => service.callsTo('/b/do'),
+        (n) => n === 1,
+      );
+      expect((await handle.progress()).steps.map((s) => s.state)).toEqual(['committed', 'executing']);
+      await handle.cancel();
+      const view = await handle.result();
+      expect(view).toMatchObject({ status: 'compensated', error: 'saga cancelled' });
+      expect(service.paths('undo')).toEqual(['/b/undo', '/a/undo']);
+      await eventually(
+        async () => service.aborted,
+        (a) => a.includes('/b/do'),
+      );
+    });
+  });
+});
+
 describe('fan-out', () => {
   const fanOut = (f: Fixture, policy: string, ids: string[], extra: Record<string, Record<string, unknown>> = {}) =>
     definition(
