@@ -1,4 +1,5 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createLiabilityActivities } from './liability.js';
 import { createSagaActivities, type SagaDeps } from './saga.js';
 import { createStepActivities, type StepDeps } from './saga-steps.js';
 
@@ -12,6 +13,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createAuditActivities(deps),
   ...createSagaActivities(deps),
   ...createStepActivities(deps),
+  ...createLiabilityActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

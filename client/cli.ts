@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { purgePayloadsBefore } from '../activities/audit-store.js';
 import { DAY_MS } from '../activities/audit.js';
 import { createPool, type Pool } from '../activities/db.js';
+import { readLedger, readStanding } from '../activities/liability.js';
 import { invalidateCheckpoints, listCheckpoints } from '../activities/saga.js';
 import { devAuditPaths } from '../worker/dev-keys.js';
 import { readSagaDefinitionFile, validateSaga } from './saga.js';
@@ -374,6 +375,38 @@ lock
   .option('--agent <did>')
   .option('--path <path>')
   .action((id: string, o: { agent?: string; path?: string }) => withSession(id, async (s) => print(await s.locks(o))));
+
+program
+  .command('vouch <sessionId>')
+  .description('post a bond: the voucher answers for the vouchee in this session (joint liability)')
+  .requiredOption('--voucher <did>')
+  .requiredOption('--vouchee <did>')
+  .option(
+    '--bond-pct <share>',
+    "share of the voucher's σ to bond (default: the session's, 0.20)",
+    parseNumber('--bond-pct'),
+  )
+  .option('--expires-in <seconds>', 'the bond lapses after this long', parseNumber('--expires-in'))
+  .action((id: string, o: { voucher: string; vouchee: string; bondPct?: number; expiresIn?: number }) =>
+    withSession(id, async (s) =>
+      print(
+        await s.vouch({
+          voucherDid: o.voucher,
+          voucheeDid: o.vouchee,
+          bondPct: o.bondPct,
+          expiresInSeconds: o.expiresIn,
+        }),
+      ),
+    ),
+  );
+program
+  .command('ledger')
+  .description('the liability ledger')
+  .command('show <did>')
+  .description("an agent's standing (σ after slashes, risk, admit/probation/deny) and its ledger entries")
+  .action((did: string) =>
+    withPool(async (pool) => print({ standing: await readStanding(pool, did), entries: await readLedger(pool, did) })),
+  );
 
 const saga = program.command('saga').description('sagas: validate, start, follow, resume, checkpoints');
 saga

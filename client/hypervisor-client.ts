@@ -22,6 +22,7 @@ import {
   SetPermissionsInput,
   SnapshotInput,
   TerminateSessionInput,
+  VouchInput,
   WriteStateInput,
   type SessionCommitment,
 } from '../domain/session-types.js';
@@ -267,6 +268,9 @@ export class SessionHandle {
    * Starts a saga owned by this session (a child workflow that outlives the session's continue-as-new). The
    * definition's `session_id` may be omitted: it is this session.
    */
+  /** Posts a session-scoped bond: the voucher answers for the vouchee (raises its eff-score at join; shares its slashes). */
+  vouch = (input: VouchInput) => this.update(msg.vouchUpdate, VouchInput, 'vouch', input);
+
   startSaga = (input: StartSagaInput) => this.update(msg.startSagaUpdate, StartSagaInput, 'saga start', input);
 
   /** Waits for the session to end (terminated or timed out) and returns its commitment. */
@@ -282,7 +286,11 @@ export class SessionHandle {
   async finalCommitment(): Promise<SessionCommitment | null> {
     try {
       const described = await this.workflow.describe();
-      return described.status.name === 'COMPLETED' ? await this.workflow.result() : null;
+      if (described.status.name === 'COMPLETED') return await this.workflow.result();
+      // Terminated but not yet closed (the last bookkeeping is in flight): the result is moments away.
+      if (described.status.name === 'RUNNING' && (await this.view()).state === 'archived')
+        return await this.workflow.result();
+      return null;
     } catch (err) {
       if (toHypervisorError(err) instanceof HypervisorError) return null;
       throw err;

@@ -78,6 +78,7 @@ export const SagaEventKind = z.enum([
   'saga_compensated',
   'saga_escalated',
   'saga_failed',
+  'saga_fault_attributed',
 ]);
 export type SagaEventKind = z.infer<typeof SagaEventKind>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BreachPolicy } from './breach-detector.js';
 import { AgentDid } from './identifiers.js';
+import { LiabilityPolicy } from './liability.js';
 import { RingRateLimitsOverride } from './token-bucket.js';
 
 /** Reference limits (anchor §1): capacity 1–1000, duration up to 7 days. */
@@ -44,6 +45,13 @@ export const SessionConfig = z
     /** Per-ring token buckets; rings left out keep their defaults. */
     rateLimits: RingRateLimitsOverride.optional(),
     breachPolicy: BreachPolicy.prefault({}),
+    /** Joint liability: risk weight ω, bond share, exposure cap, cascade depth (reference §5). */
+    liability: LiabilityPolicy.prefault({}),
+    /** Which faults slash the culprit (and cascade to its sponsors). */
+    slashOn: z
+      .array(z.enum(['saga_escalated', 'ring_breach', 'kill']))
+      .max(3)
+      .default(['saga_escalated', 'ring_breach']),
   })
   .strict();
 export type SessionConfig = z.infer<typeof SessionConfig>;

@@ -12,6 +12,7 @@ import {
   type ElevationRequest,
 } from './elevation.js';
 import { ErrorType, hvError } from './errors.js';
+import { checkVouch, effScore as liabilityEffScore, fromMicro, toMicro, type Vouch } from './liability.js';
 import {
   emptyLockTable,
   expireLocks,
@@ -54,6 +55,7 @@ import type {
   TerminateSessionInput,
   WriteStateInput,
 } from './session-types.js';
+import { ADMIT, type JoinStanding, type VouchInput } from './session-types.js';
 import { bucketForRing, newBucket, resolveRingRateLimits, takeTokens } from './token-bucket.js';
 import {
   createSnapshot,
@@ -123,6 +125,7 @@ export function createSessionData(input: Parsed<typeof CreateSessionInput>, nowM
     killIds: [],
     chain: genesisHead(),
     stats: { allowed: 0, denied: 0, breaches: 0 },
+    vouches: [],
   };
 }
 
@@ -253,6 +256,7 @@ export function joinSession(
   data: SessionData,
   input: Parsed<typeof JoinSessionInput>,
   ctx: OpContext,
+  standing: JoinStanding = ADMIT,
 ): OpResult<JoinResult> {
   assertState(data, ['handshaking', 'active'], 'joining');
   const { agentDid, sigmaRaw, parentDid } = input;
@@ -307,7 +311,18 @@ export function joinSession(
       { registered, requested: input.actions.length, limit: MAX_SESSION_ACTIONS },
     );
   }
-  const effScore = Math.min(1, sigmaRaw);
+  if (standing.recommendation === 'deny') {
+    throw hvError(
+      ErrorType.StandingDenied,
+      `agent ${agentDid} is denied by its liability standing (risk ${standing.riskScore.toFixed(3)}${standing.blacklisted ? ', blacklisted' : ''})`,
+      { agentDid, riskScore: standing.riskScore, blacklisted: standing.blacklisted },
+    );
+  }
+  // σ_L: what the agent presents, never more than what the ledger says of it after slashes.
+  const ownSigma = standing.sigma === null ? sigmaRaw : Math.min(sigmaRaw, standing.sigma);
+  const effScore = fromMicro(
+    liabilityEffScore(toMicro(ownSigma), data.vouches ?? [], agentDid, data.config.liability, ctx.nowMs),
+  );
   const consensus = hasConsensus(data, agentDid, ctx.nowMs);
   const belowMinimum = effScore < data.config.minEffScore;
   if (belowMinimum && !data.config.allowSandboxJoins) {
@@ -317,7 +332,8 @@ export function joinSession(
       { agentDid, effScore, minEffScore: data.config.minEffScore },
     );
   }
-  const earned = belowMinimum ? 3 : ringFromEffScore(effScore, consensus);
+  const probation = standing.recommendation === 'probation';
+  const earned = belowMinimum || probation ? 3 : ringFromEffScore(effScore, consensus);
   const ring = parentDid !== undefined ? leastPrivileged(earned, parentCap) : earned;
 
   const limits = resolveRingRateLimits(data.config.rateLimits);
@@ -348,7 +364,7 @@ export function joinSession(
       approvals,
       buckets: { ...data.buckets, [agentDid]: bucket },
     },
-    result: { agentDid, ring, effScore, sandboxed: belowMinimum },
+    result: { agentDid, ring, effScore, sandboxed: belowMinimum, standing: probation ? 'probation' : 'admit' },
     events: [
       event(existing ? 'rejoin' : 'join', agentDid, {
         ring,
@@ -356,6 +372,8 @@ export function joinSession(
         sigmaRaw,
         consensus,
         sandboxed: belowMinimum,
+        standing: standing.recommendation,
+        riskScore: standing.riskScore,
         parentDid: parentDid ?? null,
         actions: input.actions.map((a) => ({ actionId: a.actionId, requiredRing: requiredRing(a) })),
       }),
@@ -883,5 +901,54 @@ export function archiveSession(data: SessionData): { data: SessionData; commitme
       killSwitchTriggered: false,
       terminatedAtMs: data.terminatedAtMs ?? data.createdAtMs,
     },
+  };
+}
+
+/**
+ * A session-scoped bond (reference §5.2): an active participant vouches for another agent (present or yet to join),
+ * which raises that agent's eff-score at join by ω × bond. The voucher's σ is what it presented at its own join.
+ */
+export function vouchFor(data: SessionData, input: Parsed<typeof VouchInput>, ctx: OpContext): OpResult<Vouch> {
+  assertState(data, ['handshaking', 'active'], 'vouching');
+  const voucher = data.participants[input.voucherDid];
+  if (!voucher || voucher.status !== 'active')
+    throw hvError(ErrorType.NotParticipant, `voucher ${input.voucherDid} is not an active participant`, {
+      agentDid: input.voucherDid,
+    });
+  if (data.participants[input.voucheeDid]?.status === 'killed')
+    throw hvError(ErrorType.AgentKilled, `agent ${input.voucheeDid} was killed in this session`, {
+      agentDid: input.voucheeDid,
+    });
+  const vouches = data.vouches ?? [];
+  const voucherSigma = toMicro(voucher.sigmaRaw);
+  const { bond } = checkVouch(
+    vouches,
+    { voucherDid: input.voucherDid, voucheeDid: input.voucheeDid, voucherSigma, bondPct: input.bondPct },
+    data.config.liability,
+    ctx.nowMs,
+  );
+  const vouch: Vouch = {
+    vouchId: ctx.newId(),
+    sessionId: data.sessionId,
+    voucherDid: input.voucherDid,
+    voucheeDid: input.voucheeDid,
+    voucherSigma,
+    bond,
+    createdAtMs: ctx.nowMs,
+    expiresAtMs: input.expiresInSeconds === undefined ? null : ctx.nowMs + input.expiresInSeconds * 1000,
+    releasedAtMs: null,
+  };
+  return {
+    data: { ...data, vouches: [...vouches, vouch] },
+    result: vouch,
+    events: [
+      event('vouch', input.voucherDid, {
+        vouchId: vouch.vouchId,
+        voucheeDid: vouch.voucheeDid,
+        bond: fromMicro(bond),
+        voucherSigma: voucher.sigmaRaw,
+        expiresAtMs: vouch.expiresAtMs,
+      }),
+    ],
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActionManifest } from './actions.js';
 import type { ChainHead, Json } from './audit-chain.js';
+import type { Vouch } from './liability.js';
 import type { Bucket } from './token-bucket.js';
 import type { BreachWindow, BreachSeverity } from './breach-detector.js';
 import type { Elevation } from './elevation.js';
@@ -56,6 +57,26 @@ export const JoinSessionInput = z
   })
   .strict();
 export type JoinSessionInput = z.input<typeof JoinSessionInput>;
+
+export const VouchInput = z
+  .object({
+    voucherDid: AgentDid,
+    voucheeDid: AgentDid,
+    /** Share of the voucher's σ to bond (default: the session's liability.bondPct). */
+    bondPct: z.number().gt(0).max(1).optional(),
+    expiresInSeconds: z.number().int().min(1).max(604_800).optional(),
+  })
+  .strict();
+export type VouchInput = z.input<typeof VouchInput>;
+
+/** An agent's standing from the liability ledger, as join applies it. */
+export interface JoinStanding {
+  sigma: number | null;
+  blacklisted: boolean;
+  riskScore: number;
+  recommendation: 'admit' | 'probation' | 'deny';
+}
+export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 
 export const ApproveJoinInput = z.object({ candidateDid: AgentDid, approverDid: AgentDid }).strict();
 export type ApproveJoinInput = z.input<typeof ApproveJoinInput>;
@@ -198,6 +219,8 @@ export interface SessionData {
   killIds: string[];
   chain: ChainHead;
   stats: { allowed: number; denied: number; breaches: number };
+  /** Session-scoped bonds (joint liability); released when the session ends. Absent in state carried from before. */
+  vouches?: Vouch[];
 }
 
 /** A governance event the session turns into an audit entry. */
@@ -243,6 +266,8 @@ export interface JoinResult {
   agentDid: string;
   ring: Ring;
   effScore: number;
+  /** The ledger's verdict: `probation` caps the ring at 3. */
+  standing: 'admit' | 'probation';
   sandboxed: boolean;
 }
 

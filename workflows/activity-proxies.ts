@@ -53,3 +53,16 @@ export function stepActivity(step: SagaStepDefinition, options: SagaRunOptions, 
     },
   });
 }
+
+/** Joint liability in Postgres: standing at join, bonds, slashes, attributions. Bad input is never retried. */
+export const liability = wf.proxyActivities<
+  Pick<Activities, 'agentStanding' | 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault'>
+>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [ErrorType.InvalidInput],
+  },
+});

@@ -13,6 +13,7 @@ import type {
   ElevateInput,
   JoinResult,
   JoinSessionInput,
+  VouchInput,
   KillAgentInput,
   LeaveSessionInput,
   ListStateInput,
@@ -30,6 +31,7 @@ import type {
 } from '../domain/session-types.js';
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
+import type { Vouch } from '../domain/liability.js';
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -78,6 +80,9 @@ export const acquireLockUpdate = defineUpdate<IntentLock, [AcquireLockInput]>('a
 export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('releaseLock');
 
 // Inspection.
+// Joint liability
+export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
+
 // Sagas
 export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
 /** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */

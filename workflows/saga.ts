@@ -21,7 +21,7 @@ import {
 } from '../domain/saga-types.js';
 import { HvSagaStatus, HvSessionId } from '../domain/search-attributes.js';
 import { parseInput } from '../domain/validation.js';
-import { sagaControl, stepActivity } from './activity-proxies.js';
+import { liability, sagaControl, stepActivity } from './activity-proxies.js';
 import { getSagaProgressQuery, recordSagaEventSignal, sessionWorkflowId } from './messages.js';
 
 export interface SagaWorkflowInput {
@@ -341,12 +341,28 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
     setStatus(failures.length > 0 ? 'escalated' : 'compensated');
   }
   view.completedAtMs = Date.now();
-  await wf.CancellationScope.nonCancellable(() =>
-    report({
+  await wf.CancellationScope.nonCancellable(async () => {
+    // Who caused it: Shapley shares over the agents involved, recorded in the liability ledger. The session slashes the
+    // root cause of an escalated saga when its policy says so (it owns the bonds and the policy).
+    let rootCause: string | null = null;
+    if (view.status !== 'completed') {
+      const attribution = await liability.attributeSagaFault({
+        sagaId,
+        sessionId,
+        definition: input.definition,
+        steps: view.steps.map((s) => ({ stepId: s.stepId, agentDid: s.agentDid, state: s.state })),
+      });
+      rootCause = attribution.rootCause;
+      await report({
+        kind: 'saga_fault_attributed',
+        details: { shares: attribution.agents, value: attribution.value, rootCause },
+      });
+    }
+    await report({
       kind: `saga_${view.status}` as RecordSagaEventInput['kind'],
-      details: { error: view.error?.slice(0, 1000) ?? null },
-    }),
-  );
+      details: { error: view.error?.slice(0, 1000) ?? null, rootCause },
+    });
+  });
   return view;
 }
 

@@ -24,6 +24,7 @@ import {
   SetPermissionsInput,
   SnapshotInput,
   TerminateSessionInput,
+  VouchInput,
   WriteStateInput,
   type SessionCommitment,
   type SessionData,
@@ -33,7 +34,7 @@ import {
 import { parseSagaDefinition, type SagaDefinitionInput } from '../domain/saga-dsl.js';
 import { RecordSagaEventInput, StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
-import { audit } from './activity-proxies.js';
+import { audit, liability } from './activity-proxies.js';
 import { sagaWorkflow } from './saga.js';
 import * as msg from './messages.js';
 
@@ -52,7 +53,17 @@ export type SessionWorkflowInput = CreateSessionInput & {
   carried?: SessionData;
   recent?: ChainedEntry[];
   audit?: AuditOutbox;
+  /** Slashes decided but not yet applied in Postgres. */
+  slashes?: SlashRequest[];
 };
+
+/** A slash the session decided (ring breach, kill, escalated saga) and applies through the liability ledger. */
+export interface SlashRequest {
+  slashId: string;
+  culpritDid: string;
+  culpritSigma: number;
+  reason: string;
+}
 
 /** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
 const RECENT_ENTRIES = 100;
@@ -84,6 +95,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let commitment: SessionCommitment | undefined;
   let committed = false;
   let flushing = false;
+  const slashQueue: SlashRequest[] = [...(input.slashes ?? [])];
+  let slashing = false;
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   let handingOver = false;
 
@@ -102,9 +115,77 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       data = { ...data, chain: head };
       recent.push(chained);
       outbox.pending.push(chained);
+      const slash = slashFor(e);
+      if (slash) slashQueue.push(slash);
     }
     if (recent.length > RECENT_ENTRIES) recent.splice(0, recent.length - RECENT_ENTRIES);
   };
+  /** The slash a recorded event calls for under the session's `slashOn` policy, if any. */
+  const slashFor = (e: SessionEvent): SlashRequest | null => {
+    const p = (e.payload ?? {}) as Record<string, unknown>;
+    const sigmaOf = (did: string) => data.participants[did]?.sigmaRaw ?? 0;
+    if (e.kind === 'kill' && e.agentDid) {
+      const trigger = p.reason === 'ring_breach' ? 'ring_breach' : 'kill';
+      if (!data.config.slashOn.includes(trigger)) return null;
+      return {
+        slashId: `${data.sessionId}/kill/${String(p.killId)}`,
+        culpritDid: e.agentDid,
+        culpritSigma: sigmaOf(e.agentDid),
+        reason: String(p.reason),
+      };
+    }
+    if (
+      e.kind === 'saga_escalated' &&
+      typeof p.rootCause === 'string' &&
+      data.config.slashOn.includes('saga_escalated')
+    )
+      return {
+        slashId: `${String(p.sagaId)}/slash`,
+        culpritDid: p.rootCause,
+        culpritSigma: sigmaOf(p.rootCause),
+        reason: 'saga_escalated',
+      };
+    return null;
+  };
+
+  /** Applies decided slashes in Postgres one at a time, and records each outcome in the chain. */
+  const applySlashes = async (): Promise<void> => {
+    for (;;) {
+      await wf.condition(() => slashQueue.length > 0 && !handingOver);
+      const next = slashQueue[0]!;
+      slashing = true;
+      try {
+        const changes = await liability.slashAgent({
+          ...next,
+          sessionId: data.sessionId,
+          policy: data.config.liability,
+          nowMs: Date.now(),
+        });
+        record([
+          {
+            kind: 'slash',
+            agentDid: next.culpritDid,
+            payload: {
+              slashId: next.slashId,
+              reason: next.reason,
+              changes: changes.map((c) => ({
+                agentDid: c.agentDid,
+                kind: c.kind,
+                before: c.before / 1e6,
+                after: c.after / 1e6,
+              })),
+            },
+          },
+        ]);
+      } catch (err) {
+        record([{ kind: 'slash_failed', agentDid: next.culpritDid, payload: { ...next, error: failureMessage(err) } }]);
+      } finally {
+        slashQueue.shift();
+        slashing = false;
+      }
+    }
+  };
+
   /** Applies expiries that are due (elevations, locks) before anything reads them. */
   const sweep = (): void => {
     const expired = model.expireTimers(data, Date.now());
@@ -225,9 +306,61 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   if (!input.carried)
     record([{ kind: 'session_created', agentDid: data.creatorDid, payload: { config: data.config } }]);
   void persistAudit();
+  void applySlashes();
 
   // Every handler is registered before the first await, so messages delivered with the first task find them.
-  onUpdate(msg.joinSessionUpdate, JoinSessionInput, 'join', model.joinSession);
+  // Join consults the liability ledger (an activity), so its handler is async; the validator checks everything else.
+  wf.setHandler(
+    msg.joinSessionUpdate,
+    async (raw) => {
+      const i = parseInput(JoinSessionInput, raw, 'join');
+      const standing = await liability.agentStanding({ agentDid: i.agentDid });
+      sweep();
+      try {
+        const out = guard(() => model.joinSession(data, i, ctx(), standing));
+        data = out.data;
+        record(out.events);
+        return out.result;
+      } catch (err) {
+        if (err instanceof wf.ApplicationFailure && err.type === ErrorType.StandingDenied)
+          record([
+            {
+              kind: 'join_denied',
+              agentDid: i.agentDid,
+              payload: { reason: 'standing', riskScore: standing.riskScore, blacklisted: standing.blacklisted },
+            },
+          ]);
+        throw err;
+      }
+    },
+    {
+      validator: (raw) => {
+        assertAuditAvailable();
+        void model.joinSession(
+          model.expireTimers(data, Date.now()).data,
+          parseInput(JoinSessionInput, raw, 'join'),
+          dryCtx(),
+        );
+      },
+    },
+  );
+  wf.setHandler(
+    msg.vouchUpdate,
+    async (raw) => {
+      sweep();
+      const out = guard(() => model.vouchFor(data, parseInput(VouchInput, raw, 'vouch'), ctx()));
+      data = out.data;
+      record(out.events);
+      await liability.recordVouch({ vouch: out.result });
+      return out.result;
+    },
+    {
+      validator: (raw) => {
+        assertAuditAvailable();
+        void model.vouchFor(model.expireTimers(data, Date.now()).data, parseInput(VouchInput, raw, 'vouch'), dryCtx());
+      },
+    },
+  );
   onUpdate(msg.approveJoinUpdate, ApproveJoinInput, 'approval', model.approveJoin);
   onUpdate(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', model.leaveSession);
   onUpdate(msg.activateSessionUpdate, ActivateSessionInput, 'activation', (d, i) => model.activateSession(d, i));
@@ -368,7 +501,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       // A flush completing while this run closes would make the server reject the continue-as-new (UnhandledCommand)
       // and fail the updates in flight. Let it land first; during a database outage, go on without it after a while.
       handingOver = true;
-      if (flushing) await wf.condition(() => !flushing, FLUSH_WAIT_BEFORE_CAN);
+      if (flushing || slashing) await wf.condition(() => !flushing && !slashing, FLUSH_WAIT_BEFORE_CAN);
       await wf.condition(wf.allHandlersFinished);
       return await wf.continueAsNew<typeof sessionWorkflow>({
         sessionId: data.sessionId,
@@ -378,13 +511,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         recent: recent.slice(-RECENT_CARRIED),
         // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
         audit: outbox,
+        slashes: slashQueue,
       });
     }
   }
   publishSearchAttributes();
-  // Every link is durable before the commitment is: a verifier never sees a commitment ahead of its chain.
+  // Decided slashes land first (their entries belong in the chain), then every link is durable before the commitment
+  // is: a verifier never sees a commitment ahead of its chain.
+  await wf.condition(() => slashQueue.length === 0);
   await wf.condition(() => outbox.pending.length === 0 || outbox.fault !== null);
   commitment = { ...commitment!, ...(await commitAudit(commitment!)) };
+  // Bonds are session-scoped: they end with it.
+  await liability.releaseSessionBonds({ sessionId: data.sessionId, nowMs: Date.now() });
   committed = true;
   await wf.condition(wf.allHandlersFinished);
   return commitment;

@@ -337,26 +337,31 @@ describe('audit persistence under outage', () => {
     const taskQueue = uniqueTaskQueue('audit-outage');
     let outage = true;
     class Outage implements ActivityInboundCallsInterceptor {
+      constructor(private readonly c: Context) {}
       async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>) {
-        if (outage) throw new Error('database unreachable');
+        if (outage && this.c.info.activityType === 'appendAuditEntries') throw new Error('database unreachable');
         return next(input);
       }
     }
-    await withWorker(ctx, { taskQueue, interceptors: { activity: [() => ({ inbound: new Outage() })] } }, async () => {
-      const { session } = await newSession(ctx, taskQueue, { breachPolicy: { baselineRate: 10_000 } });
-      const a = did('a');
-      await session.join({ agentDid: a, sigmaRaw: 0.9, actions: allActions });
-      const view = await session.view();
-      expect(view.audit).toMatchObject({ persistedSeq: 0, pending: view.audit.entries });
-      outage = false;
-      const settled = await eventually(
-        () => session.view(),
-        (v) => v.audit.pending === 0,
-        60_000,
-      );
-      expect(settled.audit.persistedSeq).toBe(settled.audit.entries);
-      await session.terminate();
-      expect((await session.verifyAudit(verifyOptions())).ok).toBe(true);
-    });
+    await withWorker(
+      ctx,
+      { taskQueue, interceptors: { activity: [(c) => ({ inbound: new Outage(c) })] } },
+      async () => {
+        const { session } = await newSession(ctx, taskQueue, { breachPolicy: { baselineRate: 10_000 } });
+        const a = did('a');
+        await session.join({ agentDid: a, sigmaRaw: 0.9, actions: allActions });
+        const view = await session.view();
+        expect(view.audit).toMatchObject({ persistedSeq: 0, pending: view.audit.entries });
+        outage = false;
+        const settled = await eventually(
+          () => session.view(),
+          (v) => v.audit.pending === 0,
+          60_000,
+        );
+        expect(settled.audit.persistedSeq).toBe(settled.audit.entries);
+        await session.terminate();
+        expect((await session.verifyAudit(verifyOptions())).ok).toBe(true);
+      },
+    );
   });
 });
