@@ -4,7 +4,7 @@ import { createLiabilityActivities, readLedger, readStanding } from '../../activ
 import { ErrorType } from '../../domain/errors.js';
 import { parseLiabilityPolicy, toMicro, type Vouch } from '../../domain/liability.js';
 import { testActivities, testPool } from '../helpers/audit.js';
-import { did, eventually, expectHvError, newSession } from '../helpers/session.js';
+import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';
 import { StepService } from '../helpers/step-service.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -252,5 +252,40 @@ describe('an escalated saga in a session with a sponsor', () => {
       const { session } = await newSession(ctx, taskQueue);
       expect(await session.join({ agentDid: agent, sigmaRaw: 0.9 })).toMatchObject({ ring: 3, standing: 'probation' });
     });
+  });
+});
+
+describe('a CRITICAL ring breach', () => {
+  async function climb(slashOn?: string[]) {
+    const taskQueue = uniqueTaskQueue('breach-slash');
+    return withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, {
+        breachPolicy: { baselineRate: 0.5 },
+        ...(slashOn ? { slashOn: slashOn as never } : {}),
+      });
+      const [sponsor, climber] = [did('sponsor'), did('climber')];
+      await session.join({ agentDid: sponsor, sigmaRaw: 0.8 });
+      await session.vouch({ voucherDid: sponsor, voucheeDid: climber });
+      await session.join({ agentDid: climber, sigmaRaw: 0.8, actions: allActions });
+      await session.activate();
+      for (let i = 0; i < 6; i++) await session.authorize({ agentDid: climber, actionId: actions.deploy.actionId });
+      await session.terminate();
+      // Read while a worker still polls: a query on a closed workflow replays it.
+      const kinds = (await session.auditTail(60)).map((e) => e.entry.kind);
+      return { kinds, sponsor, climber };
+    });
+  }
+
+  it('slashes the climber and cascades to its sponsor (default policy), recorded in the chain', async () => {
+    const { kinds, sponsor, climber } = await climb();
+    expect(kinds).toContain('slash');
+    expect(await readStanding(testPool(), climber)).toMatchObject({ sigma: 0, blacklisted: true });
+    expect((await readStanding(testPool(), sponsor)).sigma).toBe(0.4);
+  });
+
+  it('slashes nobody when the session policy says so', async () => {
+    const { sponsor, climber } = await climb([]);
+    expect((await readStanding(testPool(), climber)).sigma).toBeNull();
+    expect((await readStanding(testPool(), sponsor)).sigma).toBeNull();
   });
 });
