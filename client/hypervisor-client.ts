@@ -26,6 +26,7 @@ import {
   WriteStateInput,
   type SessionCommitment,
 } from '../domain/session-types.js';
+import { fromMicro } from '../domain/liability.js';
 import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
@@ -269,7 +270,11 @@ export class SessionHandle {
    * definition's `session_id` may be omitted: it is this session.
    */
   /** Posts a session-scoped bond: the voucher answers for the vouchee (raises its eff-score at join; shares its slashes). */
-  vouch = (input: VouchInput) => this.update(msg.vouchUpdate, VouchInput, 'vouch', input);
+  vouch = async (input: VouchInput) => {
+    const v = await this.update(msg.vouchUpdate, VouchInput, 'vouch', input);
+    // Amounts travel as exact micro-units; callers read decimals.
+    return { ...v, voucherSigma: fromMicro(v.voucherSigma), bond: fromMicro(v.bond) };
+  };
 
   startSaga = (input: StartSagaInput) => this.update(msg.startSagaUpdate, StartSagaInput, 'saga start', input);
 

@@ -40,7 +40,7 @@ describe('vouching in a session, stored exactly in Postgres', () => {
       await session.join({ agentDid: other, sigmaRaw: 0.9, actions: manifest });
 
       const first = await session.vouch({ voucherDid: voucher, voucheeDid: did('v1'), bondPct: 0.5 });
-      expect(first.bond).toBe(toMicro(0.45));
+      expect(first.bond).toBe(0.45);
       const refused = await expectHvError(
         session.vouch({ voucherDid: voucher, voucheeDid: did('v2'), bondPct: 0.5 }),
         ErrorType.VouchRejected,
