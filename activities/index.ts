@@ -1,9 +1,10 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createKillSwitchActivities, type KillSwitchDeps } from './kill-switch.js';
 import { createLiabilityActivities } from './liability.js';
 import { createSagaActivities, type SagaDeps } from './saga.js';
 import { createStepActivities, type StepDeps } from './saga-steps.js';
 
-export type ActivityDeps = AuditDeps & SagaDeps & StepDeps;
+export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps;
 
 /**
  * All activities, built from injected dependencies (C2). Workflows import only the `Activities` type, never this
@@ -14,6 +15,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createSagaActivities(deps),
   ...createStepActivities(deps),
   ...createLiabilityActivities(deps),
+  ...createKillSwitchActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

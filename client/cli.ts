@@ -14,7 +14,7 @@ import { ErrorType } from '../domain/errors.js';
 import { loadWorkerEnv } from '../worker/config.js';
 import { runMigrations } from '../worker/migrate.js';
 import { HypervisorError, exitCodeFor } from './errors.js';
-import { HypervisorClient, type SessionHandle } from './hypervisor-client.js';
+import { HypervisorClient, type AgentHandle, type SessionHandle } from './hypervisor-client.js';
 
 /** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
 const EXIT_DENIED = 4;
@@ -399,6 +399,45 @@ program
       ),
     ),
   );
+const agent = program.command('agent').description("an agent identity's kill switch");
+const withAgent = async <T>(did: string, fn: (a: AgentHandle) => Promise<T>) => {
+  const hv = await HypervisorClient.connect();
+  try {
+    return await fn(hv.agent(did));
+  } finally {
+    await hv.close();
+  }
+};
+agent
+  .command('status <did>')
+  .description('blocked or not, the deny rate over the window, the configuration')
+  .action((did: string) => withAgent(did, async (a) => print(await a.status())));
+agent
+  .command('trip <did>')
+  .description('operator trip: block the identity everywhere (kills it in every session it is in)')
+  .requiredOption('--reason <text>')
+  .requiredOption('--authorized-by <did>')
+  .action((did: string, o: { reason: string; authorizedBy: string }) =>
+    withAgent(did, async (a) => print(await a.trip({ reason: o.reason, authorizedBy: o.authorizedBy }))),
+  );
+agent
+  .command('unblock <did>')
+  .description('lift a block (the deny-rate window starts empty)')
+  .requiredOption('--reason <text>')
+  .requiredOption('--authorized-by <did>')
+  .action((did: string, o: { reason: string; authorizedBy: string }) =>
+    withAgent(did, async (a) => print(await a.unblock({ reason: o.reason, authorizedBy: o.authorizedBy }))),
+  );
+agent
+  .command('configure <did>')
+  .description(
+    'kill-switch configuration, e.g. {"enabled":true,"window_seconds":300,"deny_rate_threshold":0.9,"min_calls":10}',
+  )
+  .argument('<config>', 'JSON', parseJson('config'))
+  .action((did: string, config: Record<string, unknown>) =>
+    withAgent(did, async (a) => print(await a.configure(config))),
+  );
+
 program
   .command('ledger')
   .description('the liability ledger')

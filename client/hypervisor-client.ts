@@ -26,10 +26,12 @@ import {
   WriteStateInput,
   type SessionCommitment,
 } from '../domain/session-types.js';
+import { ErrorType } from '../domain/errors.js';
 import { fromMicro } from '../domain/liability.js';
 import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
+import type { agentWorkflow } from '../workflows/agent.js';
 import type { sessionWorkflow } from '../workflows/session.js';
 import { temporalTarget } from './connection.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
@@ -75,6 +77,16 @@ export class HypervisorClient {
     const parsed = guard(() =>
       parseInput(CreateSessionInput, { ...input, sessionId: input.sessionId ?? randomUUID() }, 'session'),
     );
+    // A blocked identity creates no session (cMCP: refused before anything is allocated).
+    const status = await this.agent(parsed.creatorDid)
+      .status()
+      .catch(() => null);
+    if (status?.blocked)
+      throw new HypervisorError(
+        ErrorType.KillSwitchTripped,
+        `agent ${parsed.creatorDid} has tripped the kill switch. Contact the platform operator to unblock.`,
+        { agentId: parsed.creatorDid },
+      );
     await this.temporal.workflow
       .start<typeof sessionWorkflow>('sessionWorkflow', {
         taskQueue: this.taskQueue,
@@ -97,6 +109,11 @@ export class HypervisorClient {
   /** Starts a saga from a definition (YAML/JSON already parsed); see `client/saga.ts`. */
   startSaga(definition: unknown, options: Omit<StartSagaOptions, 'taskQueue'> = {}): Promise<SagaHandle> {
     return startSaga(this.temporal, definition, { ...options, taskQueue: this.taskQueue });
+  }
+
+  /** The identity workflow of an agent: kill-switch status, operator trip and unblock, configuration. */
+  agent(agentDid: string): AgentHandle {
+    return new AgentHandle(agentDid, this.temporal.workflow.getHandle(msg.agentWorkflowId(agentDid)));
   }
 
   saga(sagaId: string): SagaHandle {
@@ -309,4 +326,38 @@ export class SessionHandle {
   async verifyAudit(options: Omit<VerifyAuditOptions, 'workflowCommitment'>): Promise<VerifyAuditReport> {
     return verifyAuditChain(this.sessionId, { ...options, workflowCommitment: await this.finalCommitment() });
   }
+}
+
+export class AgentHandle {
+  constructor(
+    readonly agentDid: string,
+    readonly workflow: WorkflowHandle<typeof agentWorkflow>,
+  ) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const mapped = toHypervisorError(err);
+      if (mapped instanceof HypervisorError && mapped.type === ErrorType.SessionNotFound)
+        throw new HypervisorError(
+          ErrorType.NotFound,
+          `no identity workflow for agent ${this.agentDid} (it never joined)`,
+          {
+            agentDid: this.agentDid,
+          },
+        );
+      throw mapped;
+    }
+  }
+
+  status = () => this.call(() => this.workflow.query(msg.getKillSwitchStatusQuery));
+  /** Operator trip: `reason` and `authorizedBy` are required; tripping a tripped switch changes nothing. */
+  trip = (cmd: msg.KillSwitchCommand) =>
+    this.call(() => this.workflow.executeUpdate(msg.tripKillSwitchUpdate, { args: [cmd] }));
+  /** Lifts the block and clears the window: the identity may join again. */
+  unblock = (cmd: msg.KillSwitchCommand) =>
+    this.call(() => this.workflow.executeUpdate(msg.unblockKillSwitchUpdate, { args: [cmd] }));
+  configure = (config: Record<string, unknown>) =>
+    this.call(() => this.workflow.executeUpdate(msg.configureKillSwitchUpdate, { args: [config] }));
 }

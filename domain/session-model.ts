@@ -311,6 +311,13 @@ export function joinSession(
       { registered, requested: input.actions.length, limit: MAX_SESSION_ACTIONS },
     );
   }
+  if (standing.killSwitch) {
+    throw hvError(
+      ErrorType.KillSwitchTripped,
+      `agent ${agentDid} has tripped the kill switch. Contact the platform operator to unblock.`,
+      { agentId: agentDid, blockedAtMs: standing.killSwitch.blockedAtMs, reason: standing.killSwitch.reason },
+    );
+  }
   if (standing.recommendation === 'deny') {
     throw hvError(
       ErrorType.StandingDenied,
@@ -898,7 +905,7 @@ export function archiveSession(data: SessionData): { data: SessionData; commitme
       root: data.chain.hash,
       entryCount: data.chain.seq,
       participants: Object.keys(data.participants).sort(),
-      killSwitchTriggered: false,
+      killSwitchTriggered: data.killSwitchTriggered ?? false,
       terminatedAtMs: data.terminatedAtMs ?? data.createdAtMs,
     },
   };

@@ -75,6 +75,8 @@ export interface JoinStanding {
   blacklisted: boolean;
   riskScore: number;
   recommendation: 'admit' | 'probation' | 'deny';
+  /** Set when the identity's deny-rate kill switch is tripped: no join anywhere until an operator unblocks it. */
+  killSwitch?: { blockedAtMs: number; reason: string } | null;
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 
@@ -221,6 +223,8 @@ export interface SessionData {
   stats: { allowed: number; denied: number; breaches: number };
   /** Session-scoped bonds (joint liability); released when the session ends. Absent in state carried from before. */
   vouches?: Vouch[];
+  /** A participant's kill switch tripped at a decision of this session (or an operator tripped it while here). */
+  killSwitchTriggered?: boolean;
 }
 
 /** A governance event the session turns into an audit entry. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseKillSwitchConfig } from '../domain/kill-switch.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -30,6 +31,22 @@ export const WorkerEnv = z.object({
    * an http(s) URL receiving each checkpoint as a POST. Keep it outside the audit database's trust domain.
    */
   HV_CHECKPOINT_SINK: z.string().min(1).optional(),
+  /**
+   * Kill-switch configuration for agent identities (JSON, the cMCP keys: enabled, window_seconds,
+   * deny_rate_threshold, min_calls). Disabled by default.
+   */
+  HV_KILL_SWITCH: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return {};
+      try {
+        return parseKillSwitchConfig(JSON.parse(text));
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `HV_KILL_SWITCH: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }),
   /** Base URL for saga steps whose `execute_api` / `undo_api` is a path (e.g. `/infra/provision`). */
   HV_STEP_BASE_URL: z.url().optional(),
   /** Retention (reference §8.3): audit payloads older than this are purged; hashes and commitments are kept. */

@@ -114,6 +114,8 @@ export async function startWorker(
       temporal,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,
+      killSwitchConfig: env.HV_KILL_SWITCH,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
     }),
     interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,

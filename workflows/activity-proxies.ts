@@ -66,3 +66,14 @@ export const liability = wf.proxyActivities<
     nonRetryableErrorTypes: [ErrorType.InvalidInput],
   },
 });
+
+/** Kill-switch admission and the durable block mirror. */
+export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [ErrorType.InvalidInput],
+  },
+});

@@ -1,3 +1,4 @@
 export { sessionWorkflow } from './session.js';
 export { auditRetentionWorkflow } from './audit-retention.js';
 export { sagaWorkflow } from './saga.js';
+export { agentWorkflow } from './agent.js';

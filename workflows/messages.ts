@@ -32,6 +32,7 @@ import type {
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { Vouch } from '../domain/liability.js';
+import type { KillSwitchView } from '../domain/kill-switch.js';
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -80,6 +81,31 @@ export const acquireLockUpdate = defineUpdate<IntentLock, [AcquireLockInput]>('a
 export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('releaseLock');
 
 // Inspection.
+// Agent identity (kill switch)
+export interface KillSwitchCommand {
+  reason: string;
+  authorizedBy: string;
+}
+/** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
+export interface KillSwitchNotice {
+  agentDid: string;
+  event: 'tripped' | 'unblocked';
+  trigger: 'deny_rate' | 'operator';
+  reason: string;
+  authorizedBy: string | null;
+  trippingSessionId: string | null;
+  decisionId: string | null;
+  windowSeconds: number;
+}
+export const registerSessionSignal = defineSignal<[{ sessionId: string }]>('registerSession');
+export const recordDecisionSignal =
+  defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
+export const tripKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('tripKillSwitch');
+export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('unblockKillSwitch');
+export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
+export const getKillSwitchStatusQuery = defineQuery<KillSwitchView>('getKillSwitchStatus');
+export const killSwitchNoticeSignal = defineSignal<[KillSwitchNotice]>('killSwitchNotice');
+
 // Joint liability
 export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 

@@ -31,10 +31,11 @@ import {
   type SessionEvent,
   type SessionView,
 } from '../domain/session-types.js';
+import { BREAK_GLASS } from '../domain/kill-switch.js';
 import { parseSagaDefinition, type SagaDefinitionInput } from '../domain/saga-dsl.js';
 import { RecordSagaEventInput, StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
-import { audit, liability } from './activity-proxies.js';
+import { audit, killSwitch, liability } from './activity-proxies.js';
 import { sagaWorkflow } from './saga.js';
 import * as msg from './messages.js';
 
@@ -117,9 +118,25 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       outbox.pending.push(chained);
       const slash = slashFor(e);
       if (slash) slashQueue.push(slash);
+      if (e.kind === 'decision' && e.agentDid) tellAgent(e.agentDid, e, head.seq);
     }
     if (recent.length > RECENT_ENTRIES) recent.splice(0, recent.length - RECENT_ENTRIES);
   };
+  /**
+   * Every decision reaches the agent's identity workflow, which keeps the deny-rate window across all its sessions.
+   * Fire and forget: a missing agent workflow (anonymous identity, older session) changes nothing here.
+   */
+  const tellAgent = (agentDid: string, e: SessionEvent, seq: number): void => {
+    const allowed = (e.payload as { allowed?: boolean }).allowed === true;
+    wf.getExternalWorkflowHandle(msg.agentWorkflowId(agentDid))
+      .signal(msg.recordDecisionSignal, {
+        kind: allowed ? 'allow' : 'deny',
+        sessionId: data.sessionId,
+        decisionId: `${data.sessionId}#${seq}`,
+      })
+      .catch(() => undefined);
+  };
+
   /** The slash a recorded event calls for under the session's `slashOn` policy, if any. */
   const slashFor = (e: SessionEvent): SlashRequest | null => {
     const p = (e.payload ?? {}) as Record<string, unknown>;
@@ -314,7 +331,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     msg.joinSessionUpdate,
     async (raw) => {
       const i = parseInput(JoinSessionInput, raw, 'join');
-      const standing = await liability.agentStanding({ agentDid: i.agentDid });
+      const admission = await killSwitch.admitAgent({ agentDid: i.agentDid, sessionId: data.sessionId });
+      const standing = { ...admission.standing, killSwitch: admission.killSwitch };
       sweep();
       try {
         const out = guard(() => model.joinSession(data, i, ctx(), standing));
@@ -322,6 +340,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         record(out.events);
         return out.result;
       } catch (err) {
+        if (err instanceof wf.ApplicationFailure && err.type === ErrorType.KillSwitchTripped)
+          record([{ kind: 'join_denied', agentDid: i.agentDid, payload: { reason: 'kill_switch_tripped' } }]);
         if (err instanceof wf.ApplicationFailure && err.type === ErrorType.StandingDenied)
           record([
             {
@@ -344,6 +364,61 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       },
     },
   );
+  // The identity's kill switch tripped (deny rate or operator) or was lifted: record it, and kill the agent here.
+  wf.setHandler(msg.killSwitchNoticeSignal, (notice) => {
+    sweep();
+    if (notice.event === 'unblocked') {
+      record([
+        {
+          kind: 'break_glass_used',
+          agentDid: notice.agentDid,
+          payload: {
+            reason: BREAK_GLASS.unblocked,
+            agent_id: notice.agentDid,
+            authorized_by: notice.authorizedBy,
+            operator_reason: notice.reason,
+          },
+        },
+      ]);
+      return;
+    }
+    const denyRate = notice.trigger === 'deny_rate';
+    record([
+      {
+        kind: 'break_glass_used',
+        agentDid: notice.agentDid,
+        payload: {
+          reason: denyRate ? BREAK_GLASS.triggered : BREAK_GLASS.operatorTrip,
+          agent_id: notice.agentDid,
+          deny_rate_window_seconds: notice.windowSeconds,
+          tripping_decision: notice.decisionId,
+          authorized_by: notice.authorizedBy,
+          ...(denyRate ? {} : { operator_reason: notice.reason }),
+        },
+      },
+    ]);
+    if (!denyRate || notice.trippingSessionId === data.sessionId) data = { ...data, killSwitchTriggered: true };
+    const participant = data.participants[notice.agentDid];
+    if (participant && participant.status === 'active') {
+      try {
+        const out = model.killAgent(
+          data,
+          {
+            killId: `kill-switch-${data.chain.seq}`,
+            agentDid: notice.agentDid,
+            reason: denyRate ? 'behavioral_drift' : 'manual',
+            authorizedBy: notice.authorizedBy ?? 'did:hypervisor:kill-switch',
+            details: denyRate ? 'deny-rate kill switch tripped' : `kill switch tripped by operator: ${notice.reason}`,
+          },
+          ctx(),
+        );
+        data = out.data;
+        record(out.events);
+      } catch (err) {
+        wf.log.warn('kill switch kill not applied', { error: (err as Error).message });
+      }
+    }
+  });
   wf.setHandler(
     msg.vouchUpdate,
     async (raw) => {

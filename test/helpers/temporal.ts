@@ -40,7 +40,7 @@ export async function withWorker<T>(
   const worker = await Worker.create({
     connection: ctx.nativeConnection,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: testActivities(),
+    activities: testActivities({ taskQueue: options.taskQueue }),
     ...options,
   });
   return worker.runUntil(() => fn(worker));

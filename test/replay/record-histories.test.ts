@@ -113,4 +113,33 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       await service.close();
     }
   });
+
+  it('records an agent identity whose kill switch trips and is lifted', async () => {
+    const taskQueue = uniqueTaskQueue('record');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const agent = `did:mesh:rogue-${taskQueue.slice(-8)}`;
+      const { session, hv } = await newSession(
+        ctx,
+        taskQueue,
+        { breachPolicy: { baselineRate: 10_000 } },
+        'did:mesh:operator',
+      );
+      await session.join({ agentDid: agent, sigmaRaw: 0.8, actions: [actions.deploy, actions.edit] });
+      await session.activate();
+      await hv.agent(agent).configure({ enabled: true, window_seconds: 60, deny_rate_threshold: 0.9, min_calls: 3 });
+      for (let i = 0; i < 3; i++) await session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
+      await hv
+        .agent(agent)
+        .unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' })
+        .catch(async () => {
+          // The trip is asynchronous: wait for it, then lift it.
+          for (;;) {
+            if ((await hv.agent(agent).status()).blocked) break;
+          }
+          await hv.agent(agent).unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' });
+        });
+      await session.terminate();
+      await writeFile(fixture('agent-kill-switch'), historyToJSON(await hv.agent(agent).workflow.fetchHistory()));
+    });
+  });
 });

@@ -15,8 +15,9 @@ async function fixtures(): Promise<Array<{ name: string; history: unknown }>> {
 }
 
 describe('replay of recorded session histories', () => {
-  it('has fixtures for sessions (full, timeout, continue-as-new), a retention pass and a compensated saga', async () => {
+  it('has fixtures for sessions (full, timeout, continue-as-new), a retention pass, a compensated saga and an agent', async () => {
     expect((await fixtures()).map((f) => f.name)).toEqual([
+      'agent-kill-switch.json',
       'audit-retention.json',
       'saga-compensated.json',
       'session-continued.json',

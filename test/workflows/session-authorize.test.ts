@@ -99,8 +99,11 @@ describe('authorize: the enforcement point', () => {
   it('gives ring 3 a burst of 10 and rate-limits the 11th call', async () => {
     const taskQueue = uniqueTaskQueue();
     await withWorker(ctx, { taskQueue }, async () => {
-      // A high baseline keeps the breach detector out of this test.
-      const { session } = await newSession(ctx, taskQueue, { breachPolicy: { baselineRate: 1000 } });
+      // A high baseline keeps the breach detector out of this test; a negligible refill keeps timing out of it.
+      const { session } = await newSession(ctx, taskQueue, {
+        breachPolicy: { baselineRate: 1000 },
+        rateLimits: { '3': { ratePerSecond: 0.001, burst: 10 } },
+      });
       const agent = did('sandboxed');
       await session.join({ agentDid: agent, sigmaRaw: 0.3, actions: allActions });
       await session.activate();

@@ -1,0 +1,311 @@
+import { z } from 'zod';
+import { ErrorType, hvError } from './errors.js';
+import { parseInput } from './validation.js';
+
+/**
+ * The deny-rate kill switch for ONE agent identity, ported from cMCP (PR #347 with the v0.6.0 semantics). Pure and
+ * JSON-serialisable, so a per-identity control workflow can hold it as state and carry it across continue-as-new. Time
+ * always comes in as an argument (workflow time); nothing here reads a clock.
+ *
+ * What counts (written down because cMCP's own tutorial got it wrong): `allow` counts as allowed, `deny` and
+ * `advisory_deny` count as denied, and every other decision kind (`fault`, `redact`, `step_up`, `defer`, …) is left
+ * out of BOTH the numerator and the denominator.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Configuration.
+
+export const KILL_SWITCH_CONFIG_KEYS = ['enabled', 'window_seconds', 'deny_rate_threshold', 'min_calls'] as const;
+
+const validKeysText = `Valid keys: [${KILL_SWITCH_CONFIG_KEYS.join(', ')}]`;
+
+/**
+ * The `kill_switch` configuration block. Strict: an unknown key is rejected with the valid keys listed. Unlike cMCP
+ * (whose `isinstance(x, int)` lets `window_seconds: true` load as 1), booleans are never numbers here.
+ */
+export const KillSwitchConfig = z.strictObject(
+  {
+    enabled: z.boolean({ error: 'enabled must be a boolean' }).default(false),
+    window_seconds: z
+      .number({ error: 'window_seconds must be an integer number of seconds' })
+      .int('window_seconds must be an integer number of seconds')
+      .positive('window_seconds must be greater than 0')
+      .default(300),
+    deny_rate_threshold: z
+      .number({ error: 'deny_rate_threshold must be a number in (0, 1]' })
+      .gt(0, 'deny_rate_threshold must be greater than 0')
+      .lte(1, 'deny_rate_threshold must be at most 1')
+      .default(0.9),
+    min_calls: z
+      .number({ error: 'min_calls must be an integer' })
+      .int('min_calls must be an integer')
+      .positive('min_calls must be greater than 0')
+      .default(10),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `Unknown kill_switch key${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map((key) => `'${key}'`).join(', ')}. ${validKeysText}`
+        : 'kill_switch must be an object',
+  },
+);
+export type KillSwitchConfig = z.output<typeof KillSwitchConfig>;
+
+/**
+ * Parses a `kill_switch` block. `null` and `undefined` mean `{}` (all defaults, which leave the switch disabled), as
+ * `kill_switch: null` does in cMCP. Throws `InvalidInput` otherwise, naming the valid keys for an unknown one.
+ */
+export function parseKillSwitchConfig(input: unknown): KillSwitchConfig {
+  return parseInput(KillSwitchConfig, input ?? {}, 'kill_switch config');
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// State.
+
+/** At most this many counted events are kept per identity (oldest dropped first), so an idle identity stays bounded. */
+export const MAX_EVENTS = 10_000;
+
+/** The `reason` strings of the `break_glass_used` audit entries, exactly as cMCP writes them. */
+export const BREAK_GLASS = {
+  triggered: 'kill_switch_triggered',
+  unblocked: 'kill_switch_unblocked',
+  operatorTrip: 'kill_switch_operator_trip',
+} as const;
+
+/** Any decision kind; see {@link decisionClass} for which ones count. */
+export type DecisionKind = string;
+
+export interface KillSwitchEvent {
+  atMs: number;
+  denied: boolean;
+}
+
+export interface KillSwitchBlock {
+  atMs: number;
+  /** {@link BREAK_GLASS.triggered} for a deny-rate trip, the operator's own reason for an operator trip. */
+  reason: string;
+  trigger: 'deny_rate' | 'operator';
+  authorizedBy: string | null;
+  sessionId: string | null;
+  decisionId: string | null;
+}
+
+export interface KillSwitchState {
+  agentDid: string;
+  config: KillSwitchConfig;
+  /** Counted decisions, oldest first, `atMs` never decreasing. Not pruned on read: prune happens on record. */
+  events: KillSwitchEvent[];
+  /** The latched block, or `null`. Only {@link unblock} lifts it; the window never does. */
+  blocked: KillSwitchBlock | null;
+  /** How many times this identity has been blocked (deny-rate and operator trips alike). */
+  trips: number;
+}
+
+/** True for identities that are never evaluated or blocked: empty, `anonymous`, or `anon:…`. */
+export function isAnonymous(agentDid: string): boolean {
+  return agentDid === '' || agentDid === 'anonymous' || agentDid.startsWith('anon:');
+}
+
+/** `'allowed'`, `'denied'`, or `null` for a kind that is excluded from both sides of the rate. */
+export function decisionClass(kind: DecisionKind): 'allowed' | 'denied' | null {
+  if (kind === 'allow') return 'allowed';
+  if (kind === 'deny' || kind === 'advisory_deny') return 'denied';
+  return null;
+}
+
+function assertTime(atMs: unknown, what = 'atMs'): asserts atMs is number {
+  if (typeof atMs !== 'number' || !Number.isFinite(atMs)) {
+    throw hvError(ErrorType.InvalidInput, `${what} must be a finite number, got ${String(atMs)}`, {});
+  }
+}
+
+/** A fresh switch for `agentDid`; `config` is re-validated, so a hand-built config cannot bypass the ranges. */
+export function newKillSwitch(agentDid: string, config: KillSwitchConfig): KillSwitchState {
+  if (typeof agentDid !== 'string') {
+    throw hvError(ErrorType.InvalidInput, 'agentDid must be a string', {});
+  }
+  return { agentDid, config: parseKillSwitchConfig(config), events: [], blocked: null, trips: 0 };
+}
+
+/** The events still inside the window ending at `nowMs`: an event exactly at the cutoff stays. */
+function inWindow(events: readonly KillSwitchEvent[], config: KillSwitchConfig, nowMs: number): KillSwitchEvent[] {
+  const cutoff = nowMs - config.window_seconds * 1000;
+  return events.filter((event) => event.atMs >= cutoff);
+}
+
+function countDenies(events: readonly KillSwitchEvent[]): number {
+  return events.reduce((sum, event) => sum + (event.denied ? 1 : 0), 0);
+}
+
+/** `denies / total >= threshold`, with a tolerance so 9/10 at 0.9 trips despite floating point. */
+function atOrAboveThreshold(denies: number, total: number, threshold: number): boolean {
+  return denies >= threshold * total - 1e-9;
+}
+
+export interface RecordDecisionInput {
+  kind: DecisionKind;
+  atMs: number;
+  sessionId?: string;
+  decisionId?: string;
+}
+
+export interface RecordDecisionResult {
+  state: KillSwitchState;
+  /** True only at the decision that crosses the threshold: exactly once per block. */
+  tripped: boolean;
+  /** False for anonymous identities and excluded kinds; then `state` is returned unchanged. */
+  counted: boolean;
+  /** The window's deny rate after this decision, or `null` when the decision was not counted. */
+  rate: number | null;
+}
+
+/**
+ * Counts one completed decision and evaluates the switch at that decision (v0.6.0 "trip in mid-session"). Events are
+ * stored even while the switch is disabled, so the window is already full when it is armed later, and even while
+ * blocked, so the window keeps the evidence; but only an enabled, unblocked switch can trip, so a trip is reported once.
+ *
+ * Workflow time never goes backwards; should `atMs` be older than the newest event anyway, it is taken as that newest
+ * time, so the window never moves back and the events stay ordered.
+ */
+export function recordDecision(state: KillSwitchState, input: RecordDecisionInput): RecordDecisionResult {
+  assertTime(input.atMs);
+  if (typeof input.kind !== 'string') {
+    throw hvError(ErrorType.InvalidInput, 'kind must be a string', {});
+  }
+  const cls = decisionClass(input.kind);
+  if (isAnonymous(state.agentDid) || cls === null) return { state, tripped: false, counted: false, rate: null };
+
+  const newest = state.events[state.events.length - 1];
+  const nowMs = newest ? Math.max(input.atMs, newest.atMs) : input.atMs;
+  let events = inWindow([...state.events, { atMs: nowMs, denied: cls === 'denied' }], state.config, nowMs);
+  if (events.length > MAX_EVENTS) events = events.slice(events.length - MAX_EVENTS);
+
+  const total = events.length;
+  const denies = countDenies(events);
+  const rate = denies / total;
+  const { enabled, min_calls, deny_rate_threshold } = state.config;
+  const trips =
+    enabled && state.blocked === null && total >= min_calls && atOrAboveThreshold(denies, total, deny_rate_threshold);
+  if (!trips) return { state: { ...state, events }, tripped: false, counted: true, rate };
+
+  const blocked: KillSwitchBlock = {
+    atMs: nowMs,
+    reason: BREAK_GLASS.triggered,
+    trigger: 'deny_rate',
+    authorizedBy: null,
+    sessionId: input.sessionId ?? null,
+    decisionId: input.decisionId ?? null,
+  };
+  return { state: { ...state, events, blocked, trips: state.trips + 1 }, tripped: true, counted: true, rate };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Operator actions.
+
+const OperatorInput = z.strictObject({
+  reason: z
+    .string({ error: 'reason is required' })
+    .trim()
+    .min(1, 'reason must not be empty')
+    .max(1000, 'reason must be at most 1000 characters'),
+  authorizedBy: z
+    .string({ error: 'authorizedBy is required' })
+    .trim()
+    .min(1, 'authorizedBy must not be empty')
+    .max(500, 'authorizedBy must be at most 500 characters'),
+  atMs: z.number({ error: 'atMs must be a finite number' }),
+});
+export type OperatorInput = z.input<typeof OperatorInput>;
+
+/**
+ * An operator blocks the identity by hand (`POST /kill-switch/trip`). `reason` and `authorizedBy` are required
+ * (`InvalidInput`). Like cMCP v0.6.0, refused with `IllegalTransition` code `NO_AGENT_IDENTITY` for an anonymous
+ * identity and `KILL_SWITCH_DISABLED` when the switch is not armed. A trip while already blocked is idempotent where
+ * cMCP answers 409: `changed` is false and the first block is kept.
+ */
+export function operatorTrip(
+  state: KillSwitchState,
+  input: OperatorInput,
+): { state: KillSwitchState; changed: boolean } {
+  const { reason, authorizedBy, atMs } = parseInput(OperatorInput, input, 'kill switch trip');
+  if (isAnonymous(state.agentDid)) {
+    throw hvError(ErrorType.IllegalTransition, 'an anonymous identity cannot be tripped', {
+      code: 'NO_AGENT_IDENTITY',
+      agentId: state.agentDid,
+    });
+  }
+  if (!state.config.enabled) {
+    throw hvError(ErrorType.IllegalTransition, `the kill switch is disabled for agent ${state.agentDid}`, {
+      code: 'KILL_SWITCH_DISABLED',
+      agentId: state.agentDid,
+    });
+  }
+  if (state.blocked !== null) return { state, changed: false };
+  const blocked: KillSwitchBlock = {
+    atMs,
+    reason,
+    trigger: 'operator',
+    authorizedBy,
+    sessionId: null,
+    decisionId: null,
+  };
+  return { state: { ...state, blocked, trips: state.trips + 1 }, changed: true };
+}
+
+/**
+ * An operator lifts the block (`POST /kill-switch/unblock`). `reason` and `authorizedBy` are required (`InvalidInput`);
+ * `NotFound` code `NOT_BLOCKED` when there is no block. Clears the events too, as cMCP does, so the identity starts
+ * again below `min_calls` instead of re-tripping on the evidence that blocked it. Allowed while disabled: a block
+ * must always be liftable. The caller writes the `break_glass_used` entry ({@link BREAK_GLASS.unblocked}).
+ */
+export function unblock(state: KillSwitchState, input: OperatorInput): { state: KillSwitchState; changed: true } {
+  parseInput(OperatorInput, input, 'kill switch unblock');
+  if (state.blocked === null) {
+    throw hvError(ErrorType.NotFound, `agent ${state.agentDid} is not blocked by the kill switch`, {
+      code: 'NOT_BLOCKED',
+      agentId: state.agentDid,
+    });
+  }
+  return { state: { ...state, blocked: null, events: [] }, changed: true };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reads.
+
+/** Throws `KILL_SWITCH_TRIPPED` (HTTP 403 in cMCP) when the identity is blocked; the window is not consulted. */
+export function assertNotBlocked(state: KillSwitchState): void {
+  const { blocked } = state;
+  if (blocked === null) return;
+  throw hvError(
+    ErrorType.KillSwitchTripped,
+    `agent ${state.agentDid} has tripped the kill switch. Contact the platform operator to unblock.`,
+    { agentId: state.agentDid, blockedAtMs: blocked.atMs, reason: blocked.reason, trigger: blocked.trigger },
+  );
+}
+
+export interface KillSwitchView {
+  agentDid: string;
+  enabled: boolean;
+  blocked: KillSwitchBlock | null;
+  windowCalls: number;
+  windowDenies: number;
+  /** `windowDenies / windowCalls`, or `null` for an empty window. */
+  rate: number | null;
+  config: KillSwitchConfig;
+}
+
+/** A read-only summary for queries and the CLI: the window as seen at `nowMs` (the state itself is not pruned). */
+export function killSwitchView(state: KillSwitchState, nowMs: number): KillSwitchView {
+  assertTime(nowMs, 'nowMs');
+  const events = inWindow(state.events, state.config, nowMs);
+  const windowDenies = countDenies(events);
+  return {
+    agentDid: state.agentDid,
+    enabled: state.config.enabled,
+    blocked: state.blocked === null ? null : { ...state.blocked },
+    windowCalls: events.length,
+    windowDenies,
+    rate: events.length === 0 ? null : windowDenies / events.length,
+    config: { ...state.config },
+  };
+}
