@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Json } from '../domain/audit-chain.js';
 import { ErrorType, hvError, isHypervisorErrorType } from '../domain/errors.js';
 import type { Decision } from '../domain/session-types.js';
-import { authorizeActionUpdate, sessionWorkflowId } from '../workflows/messages.js';
+import {
+  authorizeActionUpdate,
+  handOffStepsUpdate,
+  sagaWorkflowId,
+  sessionWorkflowId,
+  type StepHandOff,
+} from '../workflows/messages.js';
 import type { Pool } from './db.js';
 
 export interface SagaDeps {
@@ -50,6 +56,30 @@ export function createSagaActivities(deps: SagaDeps) {
           throw hvError(ErrorType.SessionNotFound, `session ${input.sessionId} not found or no longer running`, {
             sessionId: input.sessionId,
           });
+        throw err;
+      }
+    },
+
+    /**
+     * Tells a saga that one of its agents was killed: its in-flight steps are cancelled and handed to the substitute
+     * (or failed). Returns what became of each step; a saga that has ended has nothing in flight.
+     */
+    async handOffAgentSteps(input: {
+      sagaId: string;
+      agentDid: string;
+      substituteDid?: string;
+      killId: string;
+    }): Promise<StepHandOff[]> {
+      if (!deps.temporal) throw new Error('this worker has no Temporal client for kill hand-off');
+      const client = await deps.temporal();
+      try {
+        return await client.workflow.getHandle(sagaWorkflowId(input.sagaId)).executeUpdate(handOffStepsUpdate, {
+          args: [{ agentDid: input.agentDid, substituteDid: input.substituteDid }],
+          updateId: `${input.killId}/handoff`,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError || /not found|already completed/i.test((err as Error).message))
+          return [];
         throw err;
       }
     },

@@ -79,6 +79,7 @@ export const SagaEventKind = z.enum([
   'saga_escalated',
   'saga_failed',
   'saga_fault_attributed',
+  'saga_step_reassigned',
 ]);
 export type SagaEventKind = z.infer<typeof SagaEventKind>;
 

@@ -467,6 +467,8 @@ export interface KillResult {
   applied: boolean;
   releasedLocks: number;
   revokedElevation: boolean;
+  /** The killed agent's in-flight saga steps: handed to the substitute, or failed (their saga compensates). */
+  steps?: Array<{ sagaId: string; stepId: string; disposition: 'reassigned' | 'failed'; substituteDid: string | null }>;
 }
 
 export function killAgent(

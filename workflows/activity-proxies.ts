@@ -25,7 +25,15 @@ export const retention = wf.proxyActivities<Pick<Activities, 'purgeAuditPayloads
 
 /** Saga bookkeeping: authorization with the session, checkpoints, escalation. Business rejections are non-retryable. */
 export const sagaControl = wf.proxyActivities<
-  Pick<Activities, 'authorizeSagaStep' | 'findCheckpoint' | 'saveCheckpoint' | 'invalidateCheckpoints' | 'escalateSaga'>
+  Pick<
+    Activities,
+    | 'authorizeSagaStep'
+    | 'findCheckpoint'
+    | 'saveCheckpoint'
+    | 'invalidateCheckpoints'
+    | 'escalateSaga'
+    | 'handOffAgentSteps'
+  >
 >({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
@@ -36,14 +44,19 @@ export const sagaControl = wf.proxyActivities<
  * exponentially, a heartbeat timeout so a dead worker is noticed, routed to the agent's task queue when it has one.
  * Compensations get their own attempt budget. TRY_CANCEL: a cancelled step never blocks the saga on a dead agent.
  */
-export function stepActivity(step: SagaStepDefinition, options: SagaRunOptions, mode: 'execute' | 'undo') {
-  const taskQueue = options.agentTaskQueues[step.agent];
+export function stepActivity(
+  step: SagaStepDefinition,
+  options: SagaRunOptions,
+  mode: 'execute' | 'undo',
+  agentDid: string = step.agent,
+) {
+  const taskQueue = options.agentTaskQueues[agentDid];
   return wf.proxyActivities<Pick<Activities, 'runSagaStep'>>({
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: `${step.timeout}s`,
     heartbeatTimeout: Math.min(options.heartbeatTimeoutMs, step.timeout * 1000),
     cancellationType: wf.ActivityCancellationType.TRY_CANCEL,
-    summary: `${mode} ${step.id} (${step.action_id}) by ${step.agent}`,
+    summary: `${mode} ${step.id} (${step.action_id}) by ${agentDid}`,
     retry: {
       maximumAttempts: mode === 'execute' ? step.retries + 1 : options.compensationAttempts,
       initialInterval: options.retryInitialIntervalMs,

@@ -110,6 +110,17 @@ export const killSwitchNoticeSignal = defineSignal<[KillSwitchNotice]>('killSwit
 export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 
 // Sagas
+/** What became of a killed agent's in-flight saga step. */
+export interface StepHandOff {
+  sagaId: string;
+  stepId: string;
+  disposition: 'reassigned' | 'failed';
+  substituteDid: string | null;
+}
+/** Sent (through an activity) by a session that killed an agent: its in-flight steps are cancelled and handed off. */
+export const handOffStepsUpdate = defineUpdate<StepHandOff[], [{ agentDid: string; substituteDid?: string }]>(
+  'handOffSteps',
+);
 export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
 /** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */
 export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recordSagaEvent');

@@ -22,7 +22,13 @@ import {
 import { HvSagaStatus, HvSessionId } from '../domain/search-attributes.js';
 import { parseInput } from '../domain/validation.js';
 import { liability, sagaControl, stepActivity } from './activity-proxies.js';
-import { getSagaProgressQuery, recordSagaEventSignal, sessionWorkflowId } from './messages.js';
+import {
+  getSagaProgressQuery,
+  handOffStepsUpdate,
+  recordSagaEventSignal,
+  sessionWorkflowId,
+  type StepHandOff,
+} from './messages.js';
 
 export interface SagaWorkflowInput {
   sagaId: string;
@@ -110,16 +116,44 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
   /** Straggler undos that failed after a fan-out had already succeeded: they escalate the saga at the end. */
   const strandedUndoFailures: CompensationFailure[] = [];
 
+  /**
+   * Who runs each step, under which fencing epoch. A kill hands an in-flight step to a substitute under a bumped epoch;
+   * services that fence on (idempotencyKey, epoch) then refuse the killed agent's late completion.
+   */
+  const executors = new Map<string, { agentDid: string; epoch: number }>();
+  const executorOf = (step: SagaStepDefinition) => executors.get(step.id) ?? { agentDid: step.agent, epoch: 0 };
+  /** Steps running right now, each in its own scope so a kill can cancel exactly that step. */
+  const inflight = new Map<
+    string,
+    { agentDid: string; scope: wf.CancellationScope; handoff?: { substituteDid: string | null } }
+  >();
+
+  wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => {
+    const out: StepHandOff[] = [];
+    for (const [stepId, entry] of inflight) {
+      if (entry.agentDid !== agentDid || entry.handoff) continue;
+      entry.handoff = { substituteDid: substituteDid ?? null };
+      entry.scope.cancel();
+      out.push({
+        sagaId,
+        stepId,
+        disposition: substituteDid ? 'reassigned' : 'failed',
+        substituteDid: substituteDid ?? null,
+      });
+    }
+    return out;
+  });
+
   const invocation = (step: SagaStepDefinition, mode: 'execute' | 'undo'): StepInvocation => ({
     sagaId,
     sessionId,
     stepId: step.id,
     actionId: step.action_id,
-    agentDid: step.agent,
+    agentDid: executorOf(step).agentDid,
     mode,
     api: (mode === 'execute' ? step.execute_api : step.undo_api) ?? '',
     idempotencyKey: `${sagaId}/${step.id}/${mode}`,
-    epoch: 0,
+    epoch: executorOf(step).epoch,
     result: stepView(step.id).result,
   });
 
@@ -133,7 +167,7 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
   ): Promise<{ result: Json; attempt: number }> {
     for (let lost = 0; ; lost++) {
       try {
-        return await stepActivity(step, options, mode).runSagaStep(invocation(step, mode));
+        return await stepActivity(step, options, mode, executorOf(step).agentDid).runSagaStep(invocation(step, mode));
       } catch (err) {
         if (lost < MAX_LOST_WORKER_REDISPATCHES && lostWorker(err)) {
           wf.log.warn('step worker stopped heartbeating; dispatching the step again', {
@@ -180,20 +214,54 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
       agentDid: step.agent,
       details: { action: step.action_id },
     });
-    try {
-      const { result, attempt } = await dispatch(step, 'execute');
-      Object.assign(sv, { state: 'committed', result, completedAtMs: Date.now(), attempts: attempt });
-      committed.push(step.id);
-    } catch (err) {
-      if (wf.isCancellation(err)) {
-        Object.assign(sv, { state: 'cancelled', completedAtMs: Date.now(), error: 'cancelled' });
-        cancelledStarted.push(step.id);
-        await wf.CancellationScope.nonCancellable(() =>
-          report({ kind: 'saga_step_cancelled', stepId: step.id, agentDid: step.agent }),
-        );
-        throw err;
+    for (;;) {
+      const { agentDid, epoch } = executorOf(step);
+      const entry: { agentDid: string; scope: wf.CancellationScope; handoff?: { substituteDid: string | null } } = {
+        agentDid,
+        scope: new wf.CancellationScope(),
+      };
+      inflight.set(step.id, entry);
+      try {
+        const { result, attempt } = await entry.scope.run(() => dispatch(step, 'execute'));
+        Object.assign(sv, { state: 'committed', result, completedAtMs: Date.now(), attempts: attempt });
+        committed.push(step.id);
+        break;
+      } catch (err) {
+        // Our own hand-off cancel (the agent was killed), not a saga-wide cancellation.
+        if (wf.isCancellation(err) && entry.handoff && !wf.CancellationScope.current().consideredCancelled) {
+          const substitute = entry.handoff.substituteDid;
+          if (!substitute) return fail(step, `agent ${agentDid} was killed and no substitute took the step over`);
+          executors.set(step.id, { agentDid: substitute, epoch: epoch + 1 });
+          Object.assign(sv, { agentDid: substitute });
+          await report({
+            kind: 'saga_step_reassigned',
+            stepId: step.id,
+            agentDid: substitute,
+            details: { from: agentDid, epoch: epoch + 1 },
+          });
+          const granted = await sagaControl
+            .authorizeSagaStep({
+              sessionId,
+              agentDid: substitute,
+              actionId: step.action_id,
+              updateId: `${sagaId}/${step.id}/authorize/${epoch + 1}`,
+            })
+            .catch((e: unknown) => ({ allowed: false, reason: failureMessage(e) }));
+          if (!granted.allowed) return fail(step, `substitute ${substitute} not authorized: ${granted.reason}`);
+          continue;
+        }
+        if (wf.isCancellation(err)) {
+          Object.assign(sv, { state: 'cancelled', completedAtMs: Date.now(), error: 'cancelled' });
+          cancelledStarted.push(step.id);
+          await wf.CancellationScope.nonCancellable(() =>
+            report({ kind: 'saga_step_cancelled', stepId: step.id, agentDid }),
+          );
+          throw err;
+        }
+        return fail(step, failureMessage(err), attemptsOf(err, step));
+      } finally {
+        inflight.delete(step.id);
       }
-      return fail(step, failureMessage(err), attemptsOf(err, step));
     }
     if (step.checkpoint_goal)
       await sagaControl.saveCheckpoint({

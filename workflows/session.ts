@@ -35,7 +35,7 @@ import { BREAK_GLASS } from '../domain/kill-switch.js';
 import { parseSagaDefinition, type SagaDefinitionInput } from '../domain/saga-dsl.js';
 import { RecordSagaEventInput, StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
-import { audit, killSwitch, liability } from './activity-proxies.js';
+import { audit, killSwitch, liability, sagaControl } from './activity-proxies.js';
 import { sagaWorkflow } from './saga.js';
 import * as msg from './messages.js';
 
@@ -56,6 +56,7 @@ export type SessionWorkflowInput = CreateSessionInput & {
   audit?: AuditOutbox;
   /** Slashes decided but not yet applied in Postgres. */
   slashes?: SlashRequest[];
+  activeSagas?: string[];
 };
 
 /** A slash the session decided (ring breach, kill, escalated saga) and applies through the liability ledger. */
@@ -97,6 +98,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let committed = false;
   let flushing = false;
   const slashQueue: SlashRequest[] = [...(input.slashes ?? [])];
+  /** Sagas of this session still running (from their own reports): a kill hands their steps off. */
+  const activeSagas = new Set<string>(input.activeSagas ?? []);
   let slashing = false;
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   let handingOver = false;
@@ -444,8 +447,60 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   onSignal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent);
   onUpdate(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', model.revokeElevation);
   onSignal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation);
-  onUpdate(msg.requestKillUpdate, KillAgentInput, 'kill', model.killAgent);
-  onSignal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
+  /**
+   * Hands the killed agent's in-flight saga steps to the substitute (or fails them) in every saga of this session
+   * that is still running, and records what became of each step.
+   */
+  const handOff = async (kill: model.KillResult, substituteDid: string | undefined): Promise<model.KillResult> => {
+    if (!kill.applied || activeSagas.size === 0) return kill;
+    const steps: NonNullable<model.KillResult['steps']> = [];
+    for (const sagaId of [...activeSagas])
+      steps.push(
+        ...(await sagaControl.handOffAgentSteps({
+          sagaId,
+          agentDid: kill.agentDid,
+          substituteDid,
+          killId: kill.killId,
+        })),
+      );
+    if (steps.length > 0)
+      record([{ kind: 'kill_handoff', agentDid: kill.agentDid, payload: { killId: kill.killId, steps } }]);
+    return { ...kill, steps };
+  };
+  wf.setHandler(
+    msg.requestKillUpdate,
+    async (raw) => {
+      sweep();
+      const i = parseInput(KillAgentInput, raw, 'kill');
+      const out = guard(() => model.killAgent(data, i, ctx()));
+      data = out.data;
+      record(out.events);
+      return handOff(out.result, i.substituteDid);
+    },
+    {
+      validator: (raw) =>
+        void model.killAgent(
+          model.expireTimers(data, Date.now()).data,
+          parseInput(KillAgentInput, raw, 'kill'),
+          dryCtx(),
+        ),
+    },
+  );
+  wf.setHandler(msg.killAgentSignal, (raw) => {
+    try {
+      sweep();
+      const i = parseInput(KillAgentInput, raw, 'kill');
+      const out = model.killAgent(data, i, ctx());
+      data = out.data;
+      record(out.events);
+      void handOff(out.result, i.substituteDid).catch((err: unknown) =>
+        wf.log.warn('kill hand-off failed', { error: String(err) }),
+      );
+    } catch (err) {
+      wf.log.warn('ignored kill signal', { error: (err as Error).message });
+      record([{ kind: 'killAgent_rejected', agentDid: null, payload: { error: (err as Error).message } }]);
+    }
+  });
   onUpdate(msg.writeStateUpdate, WriteStateInput, 'state write', model.writeSharedState);
   onUpdate(msg.readStateUpdate, ReadStateInput, 'state read', (d, i) => model.readSharedState(d, i), true);
   onUpdate(msg.deleteStateUpdate, DeleteStateInput, 'state delete', model.deleteSharedState);
@@ -470,16 +525,21 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   );
 
   // Sagas report their steps here, so they land in this session's chain like every other governance event.
-  onSignal(msg.recordSagaEventSignal, RecordSagaEventInput, 'saga event', (d, e) => ({
-    data: d,
-    events: [
-      {
-        kind: e.kind,
-        agentDid: e.agentDid ?? null,
-        payload: { ...e.details, sagaId: e.sagaId, stepId: e.stepId ?? null },
-      },
-    ],
-  }));
+  onSignal(msg.recordSagaEventSignal, RecordSagaEventInput, 'saga event', (d, e) => {
+    if (e.kind === 'saga_started') activeSagas.add(e.sagaId);
+    if (['saga_completed', 'saga_compensated', 'saga_escalated', 'saga_failed'].includes(e.kind))
+      activeSagas.delete(e.sagaId);
+    return {
+      data: d,
+      events: [
+        {
+          kind: e.kind,
+          agentDid: e.agentDid ?? null,
+          payload: { ...e.details, sagaId: e.sagaId, stepId: e.stepId ?? null },
+        },
+      ],
+    };
+  });
   const startSagaChecked = (raw: unknown) => {
     const i = parseInput(StartSagaInput, raw, 'saga start');
     if (data.state !== 'active' && data.state !== 'handshaking')
@@ -587,6 +647,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
         audit: outbox,
         slashes: slashQueue,
+        activeSagas: [...activeSagas],
       });
     }
   }

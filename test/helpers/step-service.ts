@@ -7,7 +7,9 @@ export type Behaviour =
   /** Hold the request open until released (or the caller gives up). */
   | 'hang'
   /** Apply the effect at once, then hold the response (the caller dies before it hears back). */
-  | 'applyThenHang';
+  | 'applyThenHang'
+  /** Hold the request and apply it when released even if the caller is gone (a zombie's late write). */
+  | 'lateWrite';
 
 export interface StepCall {
   path: string;
@@ -24,6 +26,11 @@ export class StepService {
   readonly applied: string[] = [];
   /** Paths whose request the caller aborted (a cancelled step). */
   readonly aborted: string[] = [];
+  /** Who applied each idempotency key (the agent of the winning epoch). */
+  readonly appliedBy = new Map<string, string>();
+  /** Writes refused because a newer epoch of the same key was seen (fencing). */
+  readonly staleRejected: Array<{ path: string; agentDid: string; epoch: number }> = [];
+  private readonly epochs = new Map<string, number>();
   private readonly behaviours = new Map<string, (n: number) => Behaviour>();
   private readonly held = new Set<() => void>();
   private server!: http.Server;
@@ -72,15 +79,30 @@ export class StepService {
       const invocation = JSON.parse(body) as StepInvocation;
       this.calls.push({ path, invocation });
       const behaviour = this.behaviours.get(path)?.(this.callsTo(path)) ?? { status: 200 };
+      const key = invocation.idempotencyKey;
+      this.epochs.set(key, Math.max(this.epochs.get(key) ?? 0, invocation.epoch));
+      /** Fencing: a write under an older epoch than one already seen for the key has no effect. */
+      const stale = () => invocation.epoch < (this.epochs.get(key) ?? 0);
       const apply = () => {
-        if (!this.applied.includes(invocation.idempotencyKey)) this.applied.push(invocation.idempotencyKey);
+        if (stale()) {
+          this.staleRejected.push({ path, agentDid: invocation.agentDid, epoch: invocation.epoch });
+          return false;
+        }
+        if (!this.applied.includes(key)) this.applied.push(key);
+        this.appliedBy.set(key, invocation.agentDid);
+        return true;
       };
       const succeed = () => {
-        apply();
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, path }));
+        const ok = apply();
+        if (res.writableEnded || res.destroyed) return;
+        res.writeHead(ok ? 200 : 409, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(ok ? { ok: true, path } : { error: 'stale epoch' }));
       };
       if (behaviour === 'applyThenHang') apply();
+      if (behaviour === 'lateWrite') {
+        this.held.add(succeed);
+        return;
+      }
       if (behaviour === 'hang' || behaviour === 'applyThenHang') {
         const go = () => succeed();
         this.held.add(go);

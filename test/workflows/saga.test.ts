@@ -366,6 +366,68 @@ describe('checkpoints and resume', () => {
   });
 });
 
+describe('kill during a running saga', () => {
+  it('hands the step to the substitute under a new epoch; the killed agent’s late write changes nothing', async () => {
+    await withSagaWorker(async (taskQueue) => {
+      const f = await sagaSession(taskQueue, actionsOf(['a', 'b']), 3);
+      const [doomed, , substitute] = f.agents as [string, string, string];
+      service.on('/b/do', (n) => (n === 1 ? 'lateWrite' : { status: 200 }));
+      const handle = await f.hv.startSaga(definition(f, [step('a', doomed), step('b', doomed)]), { options: fast });
+      await eventually(
+        async () => service.callsTo('/b/do'),
+        (n) => n === 1,
+      );
+      const kill = await f.session.kill({
+        agentDid: doomed,
+        reason: 'behavioral_drift',
+        authorizedBy: f.creatorDid,
+        substituteDid: substitute,
+      });
+      expect(kill.steps).toEqual([
+        { sagaId: handle.sagaId, stepId: 'b', disposition: 'reassigned', substituteDid: substitute },
+      ]);
+      const view = await handle.result();
+      expect(view.status).toBe('completed');
+      expect(view.steps[1]).toMatchObject({ state: 'committed', agentDid: substitute });
+      const calls = service.calls
+        .filter((c) => c.path === '/b/do')
+        .map((c) => [c.invocation.agentDid, c.invocation.epoch]);
+      expect(calls).toEqual([
+        [doomed, 0],
+        [substitute, 1],
+      ]);
+      // The zombie attempt finally writes: fenced out by the newer epoch.
+      service.release();
+      expect(service.staleRejected).toEqual([{ path: '/b/do', agentDid: doomed, epoch: 0 }]);
+      expect(service.appliedBy.get(`${handle.sagaId}/b/execute`)).toBe(substitute);
+      const tail = await f.session.auditTail(40);
+      expect(tail.map((e) => e.entry.kind)).toEqual(
+        expect.arrayContaining(['kill', 'kill_handoff', 'saga_step_reassigned']),
+      );
+    });
+  });
+
+  it('fails the step and compensates when there is no substitute', async () => {
+    await withSagaWorker(async (taskQueue) => {
+      const f = await sagaSession(taskQueue, actionsOf(['a', 'b']));
+      service.on('/b/do', () => 'hang');
+      const handle = await f.hv.startSaga(definition(f, [step('a', f.agents[0]!), step('b', f.agents[0]!)]), {
+        options: fast,
+      });
+      await eventually(
+        async () => service.callsTo('/b/do'),
+        (n) => n === 1,
+      );
+      const kill = await f.session.kill({ agentDid: f.agents[0]!, reason: 'manual', authorizedBy: f.creatorDid });
+      expect(kill.steps).toEqual([{ sagaId: handle.sagaId, stepId: 'b', disposition: 'failed', substituteDid: null }]);
+      const view = await handle.result();
+      expect(view.status).toBe('compensated');
+      expect(view.steps[1]!.error).toMatch(/killed/);
+      expect(service.paths('undo')).toEqual(['/a/undo']);
+    });
+  });
+});
+
 describe('a worker killed mid-saga', () => {
   it('resumes on another worker without applying any effect twice', async () => {
     const taskQueue = uniqueTaskQueue('saga-crash');
