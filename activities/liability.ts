@@ -158,6 +158,19 @@ export function createLiabilityActivities(deps: { pool: Pool }) {
       return readStanding(deps.pool, input.agentDid);
     },
 
+    /** A ledger entry the session decided (quarantine entered/released); idempotent by key. */
+    async appendLedgerEntry(input: {
+      key: string;
+      agentDid: string;
+      entryType: LedgerEntryType;
+      sessionId: string;
+      details: Json;
+    }): Promise<void> {
+      await appendLedger(deps.pool, [
+        { ...input, severity: (LEDGER_SEVERITY as Partial<Record<LedgerEntryType, number>>)[input.entryType] ?? 0 },
+      ]);
+    },
+
     /** Mirrors a bond the session accepted into Postgres, with its two ledger entries. */
     async recordVouch(input: { vouch: Vouch }): Promise<void> {
       const v = input.vouch;

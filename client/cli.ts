@@ -399,6 +399,56 @@ program
       ),
     ),
   );
+program
+  .command('quarantine <sessionId>')
+  .description('read-only isolation (ring 3, no writes, no elevation) for a while, then release or kill')
+  .requiredOption('--agent <did>')
+  .requiredOption('--authorized-by <did>')
+  .addOption(
+    new Option('--reason <reason>')
+      .choices([
+        'behavioral_drift',
+        'liability_violation',
+        'ring_breach',
+        'rate_limit_exceeded',
+        'manual',
+        'cascade_slash',
+      ])
+      .default('manual'),
+  )
+  .option('--duration <seconds>', 'default 300', parseNumber('--duration'))
+  .addOption(new Option('--on-timeout <what>').choices(['release', 'kill']).default('release'))
+  .option('--details <text>')
+  .option('--release', 'lift the quarantine now instead')
+  .action(
+    (
+      id: string,
+      o: {
+        agent: string;
+        authorizedBy: string;
+        reason: 'manual';
+        duration?: number;
+        onTimeout: 'release' | 'kill';
+        details?: string;
+        release?: boolean;
+      },
+    ) =>
+      withSession(id, async (s) =>
+        print(
+          o.release
+            ? await s.releaseQuarantine({ agentDid: o.agent, authorizedBy: o.authorizedBy })
+            : await s.quarantine({
+                agentDid: o.agent,
+                authorizedBy: o.authorizedBy,
+                reason: o.reason,
+                durationSeconds: o.duration,
+                onTimeout: o.onTimeout,
+                details: o.details,
+              }),
+        ),
+      ),
+  );
+
 const agent = program.command('agent').description("an agent identity's kill switch");
 const withAgent = async <T>(did: string, fn: (a: AgentHandle) => Promise<T>) => {
   const hv = await HypervisorClient.connect();

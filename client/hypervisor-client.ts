@@ -22,6 +22,8 @@ import {
   SetPermissionsInput,
   SnapshotInput,
   TerminateSessionInput,
+  QuarantineInput,
+  ReleaseQuarantineInput,
   VouchInput,
   WriteStateInput,
   type SessionCommitment,
@@ -286,6 +288,11 @@ export class SessionHandle {
    * Starts a saga owned by this session (a child workflow that outlives the session's continue-as-new). The
    * definition's `session_id` may be omitted: it is this session.
    */
+  /** Read-only isolation (ring 3) for `durationSeconds` (300), then release or kill per `onTimeout`. */
+  quarantine = (input: QuarantineInput) => this.update(msg.quarantineAgentUpdate, QuarantineInput, 'quarantine', input);
+  releaseQuarantine = (input: ReleaseQuarantineInput) =>
+    this.update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', input);
+
   /** Posts a session-scoped bond: the voucher answers for the vouchee (raises its eff-score at join; shares its slashes). */
   vouch = async (input: VouchInput) => {
     const v = await this.update(msg.vouchUpdate, VouchInput, 'vouch', input);

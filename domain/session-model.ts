@@ -55,7 +55,14 @@ import type {
   TerminateSessionInput,
   WriteStateInput,
 } from './session-types.js';
-import { ADMIT, type JoinStanding, type VouchInput } from './session-types.js';
+import {
+  ADMIT,
+  type JoinStanding,
+  type Quarantine,
+  type QuarantineInput,
+  type ReleaseQuarantineInput,
+  type VouchInput,
+} from './session-types.js';
 import { bucketForRing, newBucket, resolveRingRateLimits, takeTokens } from './token-bucket.js';
 import {
   createSnapshot,
@@ -166,6 +173,8 @@ export function activeElevation(data: SessionData, agentDid: string, nowMs: numb
 }
 
 export function effectiveRingOf(data: SessionData, participant: Participant, nowMs: number): Ring {
+  // Quarantine is read-only isolation: ring 3 whatever the agent earned or was elevated to.
+  if (data.quarantines?.[participant.agentDid]) return 3;
   return elevatedRing(participant.ring, activeElevation(data, participant.agentDid, nowMs), nowMs);
 }
 
@@ -664,6 +673,10 @@ function demote(
 export function elevateAgent(data: SessionData, request: ElevationRequest, ctx: OpContext): OpResult<Elevation> {
   assertState(data, ['handshaking', 'active'], 'elevating');
   const participant = requireActive(data, request.agentDid);
+  if (data.quarantines?.[request.agentDid])
+    throw hvError(ErrorType.AgentQuarantined, `agent ${request.agentDid} is quarantined and cannot be elevated`, {
+      agentDid: request.agentDid,
+    });
   // The domain rules (target, witness, duplicate, trust, approval present) take precedence over approver authority.
   const elevation = grantElevation({
     request,
@@ -860,7 +873,101 @@ export function expireTimers(data: SessionData, nowMs: number): { data: SessionD
   const locks = expireLocks(data.locks, nowMs);
   for (const lock of locks.expired) events.push(event('lock_expired', lock.agentDid, lockPayload(lock)));
   for (const lock of locks.granted) events.push(event('lock_granted', lock.agentDid, lockPayload(lock)));
-  return { data: { ...data, elevations, locks: locks.table }, events };
+  let next: SessionData = { ...data, elevations, locks: locks.table };
+  // Quarantines that ran out: released, or the agent is killed with quarantine_timeout, per their policy.
+  for (const q of Object.values(data.quarantines ?? {})) {
+    if (q.untilMs > nowMs) continue;
+    const quarantines = { ...next.quarantines };
+    delete quarantines[q.agentDid];
+    next = { ...next, quarantines };
+    events.push(
+      event('quarantine_released', q.agentDid, {
+        quarantineId: q.quarantineId,
+        why: 'timeout',
+        onTimeout: q.onTimeout,
+      }),
+    );
+    if (q.onTimeout === 'kill' && next.participants[q.agentDid]?.status === 'active') {
+      const killed = killAgent(
+        next,
+        {
+          killId: `quarantine-${q.quarantineId}`,
+          agentDid: q.agentDid,
+          reason: 'quarantine_timeout',
+          authorizedBy: q.authorizedBy,
+        },
+        { nowMs, newId: () => q.quarantineId },
+      );
+      next = killed.data;
+      events.push(...killed.events);
+    }
+  }
+  return { data: next, events };
+}
+
+/**
+ * Read-only isolation (reference §5.5, stubbed there): the agent stays in the session at ring 3 (no writes, no
+ * elevation) until the duration ends, then is released or killed. The forensic data go into the audit chain.
+ */
+export function quarantineAgent(
+  data: SessionData,
+  input: Parsed<typeof QuarantineInput>,
+  ctx: OpContext,
+): OpResult<Quarantine> {
+  assertState(data, ['handshaking', 'active'], 'quarantining');
+  requireActive(data, input.agentDid);
+  const existing = data.quarantines?.[input.agentDid];
+  if (existing) return { data, result: existing, events: [] };
+  const quarantine: Quarantine = {
+    quarantineId: ctx.newId(),
+    agentDid: input.agentDid,
+    reason: input.reason,
+    authorizedBy: input.authorizedBy,
+    startedAtMs: ctx.nowMs,
+    untilMs: ctx.nowMs + input.durationSeconds * 1000,
+    onTimeout: input.onTimeout,
+  };
+  // An elevation cannot outlive the isolation it would bypass.
+  const elevations = { ...data.elevations };
+  const revoked = elevations[input.agentDid];
+  delete elevations[input.agentDid];
+  return {
+    data: { ...data, elevations, quarantines: { ...data.quarantines, [input.agentDid]: quarantine } },
+    result: quarantine,
+    events: [
+      ...(revoked
+        ? [event('elevation_revoked', input.agentDid, { elevationId: revoked.elevationId, why: 'quarantine' })]
+        : []),
+      event('quarantine', input.agentDid, {
+        ...quarantine,
+        details: input.details,
+        forensic: input.forensic,
+      }),
+    ],
+  };
+}
+
+export function releaseQuarantine(
+  data: SessionData,
+  input: Parsed<typeof ReleaseQuarantineInput>,
+  _ctx: OpContext,
+): OpResult<{ released: boolean }> {
+  const q = data.quarantines?.[input.agentDid];
+  if (!q) throw hvError(ErrorType.NotFound, `agent ${input.agentDid} is not quarantined`, { agentDid: input.agentDid });
+  const quarantines = { ...data.quarantines };
+  delete quarantines[input.agentDid];
+  return {
+    data: { ...data, quarantines },
+    result: { released: true },
+    events: [
+      event('quarantine_released', input.agentDid, {
+        quarantineId: q.quarantineId,
+        why: 'operator',
+        authorizedBy: input.authorizedBy,
+        reason: input.reason,
+      }),
+    ],
+  };
 }
 
 /** The earliest moment something in the session expires: the session deadline, an elevation or a lock. */
@@ -869,6 +976,7 @@ export function nextDeadline(data: SessionData): number {
     data.deadlineMs,
     nextElevationExpiry(data.elevations) ?? Infinity,
     nextLockDeadline(data.locks) ?? Infinity,
+    ...Object.values(data.quarantines ?? {}).map((q) => q.untilMs),
   );
 }
 

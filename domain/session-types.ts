@@ -80,6 +80,50 @@ export interface JoinStanding {
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 
+/** Reference §5.5 reasons. */
+export const QuarantineReason = z.enum([
+  'behavioral_drift',
+  'liability_violation',
+  'ring_breach',
+  'rate_limit_exceeded',
+  'manual',
+  'cascade_slash',
+]);
+
+export const QuarantineInput = z
+  .object({
+    agentDid: AgentDid,
+    reason: QuarantineReason,
+    authorizedBy: AgentDid,
+    /** Reference default: 300 s. */
+    durationSeconds: z.number().int().min(1).max(86_400).default(300),
+    /** At the end: lift the isolation, or kill the agent with `quarantine_timeout`. */
+    onTimeout: z.enum(['release', 'kill']).default('release'),
+    details: z.string().max(2048).default(''),
+    /** Evidence kept in the audit chain (bounded). */
+    forensic: z
+      .record(z.string(), z.json())
+      .refine((f) => JSON.stringify(f).length <= 16_384, 'forensic data exceed 16 KiB')
+      .default({}),
+  })
+  .strict();
+export type QuarantineInput = z.input<typeof QuarantineInput>;
+
+export const ReleaseQuarantineInput = z
+  .object({ agentDid: AgentDid, authorizedBy: AgentDid, reason: z.string().max(2048).default('released') })
+  .strict();
+export type ReleaseQuarantineInput = z.input<typeof ReleaseQuarantineInput>;
+
+export interface Quarantine {
+  quarantineId: string;
+  agentDid: string;
+  reason: z.infer<typeof QuarantineReason>;
+  authorizedBy: string;
+  startedAtMs: number;
+  untilMs: number;
+  onTimeout: 'release' | 'kill';
+}
+
 export const ApproveJoinInput = z.object({ candidateDid: AgentDid, approverDid: AgentDid }).strict();
 export type ApproveJoinInput = z.input<typeof ApproveJoinInput>;
 
@@ -225,6 +269,8 @@ export interface SessionData {
   vouches?: Vouch[];
   /** A participant's kill switch tripped at a decision of this session (or an operator tripped it while here). */
   killSwitchTriggered?: boolean;
+  /** Agents in read-only isolation, by DID. */
+  quarantines?: Record<string, Quarantine>;
 }
 
 /** A governance event the session turns into an audit entry. */

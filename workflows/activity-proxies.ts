@@ -69,7 +69,10 @@ export function stepActivity(
 
 /** Joint liability in Postgres: standing at join, bonds, slashes, attributions. Bad input is never retried. */
 export const liability = wf.proxyActivities<
-  Pick<Activities, 'agentStanding' | 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault'>
+  Pick<
+    Activities,
+    'agentStanding' | 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault' | 'appendLedgerEntry'
+  >
 >({
   startToCloseTimeout: '30s',
   retry: {

@@ -14,6 +14,9 @@ import type {
   JoinResult,
   JoinSessionInput,
   VouchInput,
+  Quarantine,
+  QuarantineInput,
+  ReleaseQuarantineInput,
   KillAgentInput,
   LeaveSessionInput,
   ListStateInput,
@@ -105,6 +108,12 @@ export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchC
 export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
 export const getKillSwitchStatusQuery = defineQuery<KillSwitchView>('getKillSwitchStatus');
 export const killSwitchNoticeSignal = defineSignal<[KillSwitchNotice]>('killSwitchNotice');
+
+// Quarantine
+export const quarantineAgentUpdate = defineUpdate<Quarantine, [QuarantineInput]>('quarantineAgent');
+export const releaseQuarantineUpdate = defineUpdate<{ released: boolean }, [ReleaseQuarantineInput]>(
+  'releaseQuarantine',
+);
 
 // Joint liability
 export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');

@@ -24,6 +24,8 @@ import {
   SetPermissionsInput,
   SnapshotInput,
   TerminateSessionInput,
+  QuarantineInput,
+  ReleaseQuarantineInput,
   VouchInput,
   WriteStateInput,
   type SessionCommitment,
@@ -422,6 +424,33 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       }
     }
   });
+  wf.setHandler(
+    msg.quarantineAgentUpdate,
+    async (raw) => {
+      sweep();
+      const out = guard(() => model.quarantineAgent(data, parseInput(QuarantineInput, raw, 'quarantine'), ctx()));
+      data = out.data;
+      record(out.events);
+      if (out.events.length > 0)
+        await liability.appendLedgerEntry({
+          key: `${data.sessionId}/quarantine/${out.result.quarantineId}`,
+          agentDid: out.result.agentDid,
+          entryType: 'quarantine_entered',
+          sessionId: data.sessionId,
+          details: { reason: out.result.reason, untilMs: out.result.untilMs, onTimeout: out.result.onTimeout },
+        });
+      return out.result;
+    },
+    {
+      validator: (raw) =>
+        void model.quarantineAgent(
+          model.expireTimers(data, Date.now()).data,
+          parseInput(QuarantineInput, raw, 'quarantine'),
+          dryCtx(),
+        ),
+    },
+  );
+  onUpdate(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', model.releaseQuarantine);
   wf.setHandler(
     msg.vouchUpdate,
     async (raw) => {
