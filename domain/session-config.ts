@@ -47,6 +47,11 @@ export const SessionConfig = z
     breachPolicy: BreachPolicy.prefault({}),
     /** Joint liability: risk weight ω, bond share, exposure cap, cascade depth (reference §5). */
     liability: LiabilityPolicy.prefault({}),
+    /**
+     * Agents that take over a killed agent's in-flight saga steps when the kill names no substitute: the first that is
+     * active, not quarantined and at a ring at least as privileged as the killed agent's.
+     */
+    substitutes: z.array(AgentDid).max(32).default([]),
     /** Which faults slash the culprit (and cascade to its sponsors). */
     slashOn: z
       .array(z.enum(['saga_escalated', 'ring_breach', 'kill']))

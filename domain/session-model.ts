@@ -1069,3 +1069,18 @@ export function vouchFor(data: SessionData, input: Parsed<typeof VouchInput>, ct
     ],
   };
 }
+
+/** The session's registered substitute for a killed agent (see `SessionConfig.substitutes`), if one qualifies. */
+export function registeredSubstitute(data: SessionData, killedDid: string, nowMs: number): string | undefined {
+  const killed = data.participants[killedDid];
+  if (!killed) return undefined;
+  return data.config.substitutes.find((did) => {
+    const p = data.participants[did];
+    return (
+      did !== killedDid &&
+      p?.status === 'active' &&
+      !data.quarantines?.[did] &&
+      effectiveRingOf(data, p, nowMs) <= killed.ring
+    );
+  });
+}

@@ -482,6 +482,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
    */
   const handOff = async (kill: model.KillResult, substituteDid: string | undefined): Promise<model.KillResult> => {
     if (!kill.applied || activeSagas.size === 0) return kill;
+    substituteDid ??= model.registeredSubstitute(data, kill.agentDid, Date.now());
     const steps: NonNullable<model.KillResult['steps']> = [];
     for (const sagaId of [...activeSagas])
       steps.push(

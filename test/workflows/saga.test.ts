@@ -407,6 +407,39 @@ describe('kill during a running saga', () => {
     });
   });
 
+  it('hands the step to the session’s registered substitute when the kill names none', async () => {
+    await withSagaWorker(async (taskQueue) => {
+      const backup = did('backup');
+      const { session, hv, creatorDid } = await newSession(ctx, taskQueue, {
+        breachPolicy: { baselineRate: 10_000 },
+        substitutes: [backup],
+      });
+      const doomed = did('doomed');
+      const manifest = actionsOf(['a']).map((actionId) => ({
+        actionId,
+        name: actionId,
+        reversibility: 'full' as const,
+      }));
+      await session.join({ agentDid: doomed, sigmaRaw: 0.9, actions: manifest });
+      await session.join({ agentDid: backup, sigmaRaw: 0.9, actions: manifest });
+      await session.activate();
+      service.on('/a/do', (n) => (n === 1 ? 'hang' : { status: 200 }));
+      const handle = await hv.startSaga(
+        { name: 'x', session_id: session.sessionId, steps: [step('a', doomed)] },
+        { options: fast },
+      );
+      await eventually(
+        async () => service.callsTo('/a/do'),
+        (n) => n === 1,
+      );
+      const kill = await session.kill({ agentDid: doomed, reason: 'manual', authorizedBy: creatorDid });
+      expect(kill.steps).toEqual([
+        { sagaId: handle.sagaId, stepId: 'a', disposition: 'reassigned', substituteDid: backup },
+      ]);
+      expect((await handle.result()).status).toBe('completed');
+    });
+  });
+
   it('fails the step and compensates when there is no substitute', async () => {
     await withSagaWorker(async (taskQueue) => {
       const f = await sagaSession(taskQueue, actionsOf(['a', 'b']));
