@@ -273,11 +273,20 @@ program
   .requiredOption('--authorized-by <did>')
   .option('--kill-id <id>')
   .option('--details <text>')
+  .option('--substitute <did>', "takes over the agent's in-flight saga steps (default: the session's registered one)")
   .option('--async', 'send as a signal (durable without a running worker)')
   .action(
     (
       id: string,
-      o: { agent: string; reason: string; authorizedBy: string; killId?: string; details?: string; async?: boolean },
+      o: {
+        agent: string;
+        reason: string;
+        authorizedBy: string;
+        killId?: string;
+        details?: string;
+        substitute?: string;
+        async?: boolean;
+      },
     ) =>
       withSession(id, async (s) => {
         const input = {
@@ -286,6 +295,7 @@ program
           authorizedBy: o.authorizedBy,
           killId: o.killId,
           details: o.details,
+          substituteDid: o.substitute,
         };
         if (o.async) {
           await s.sendKill(input);
