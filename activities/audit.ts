@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   CHECKPOINT_FORMAT,
-  COMMITMENT_FORMAT,
   batchProblem,
+  commitmentStatement,
   statementBytes,
   type ChainedEntry,
   type CheckpointStatement,
@@ -88,16 +88,7 @@ export function createAuditActivities(deps: AuditDeps) {
     /** Stores (and signs, when a key is configured) the commitment a session makes when it ends. */
     async commitSessionAudit(input: CommitAuditInput): Promise<CommitAuditResult> {
       const c = input.commitment;
-      const statement: CommitmentStatement = {
-        format: COMMITMENT_FORMAT,
-        sessionId: c.sessionId,
-        root: c.root,
-        entryCount: c.entryCount,
-        participants: c.participants,
-        killSwitchTriggered: c.killSwitchTriggered,
-        terminatedAtMs: c.terminatedAtMs,
-      };
-      const signed = sign(statement);
+      const signed = sign(commitmentStatement(c));
       await insertCommitment(deps.pool, {
         sessionId: c.sessionId,
         root: c.root,

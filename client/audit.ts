@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { COMMITMENT_FORMAT, statementBytes, type CommitmentStatement } from '../domain/audit-chain.js';
+import { commitmentStatement, statementBytes } from '../domain/audit-chain.js';
 import { ChainVerifier, type Anchor, type AuditVerification } from '../domain/audit-verify.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SessionCommitment } from '../domain/session-types.js';
@@ -28,16 +28,6 @@ export interface VerifyAuditOptions {
 export interface VerifyAuditReport extends AuditVerification {
   checkpointsMalformed: number;
 }
-
-const commitmentStatement = (c: Omit<SessionCommitment, 'state' | 'reason'>): CommitmentStatement => ({
-  format: COMMITMENT_FORMAT,
-  sessionId: c.sessionId,
-  root: c.root,
-  entryCount: c.entryCount,
-  participants: c.participants,
-  killSwitchTriggered: c.killSwitchTriggered,
-  terminatedAtMs: c.terminatedAtMs,
-});
 
 /**
  * Recomputes a session's chain from Postgres, streaming, and checks it against every anchor it can find: the

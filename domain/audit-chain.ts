@@ -132,6 +132,22 @@ export interface CommitmentStatement {
   terminatedAtMs: number;
 }
 
+/** The statement a commitment's signature covers, from any record that carries its fields. */
+export const commitmentStatement = (
+  c: Pick<
+    CommitmentStatement,
+    'sessionId' | 'root' | 'entryCount' | 'participants' | 'killSwitchTriggered' | 'terminatedAtMs'
+  >,
+): CommitmentStatement => ({
+  format: COMMITMENT_FORMAT,
+  sessionId: c.sessionId,
+  root: c.root,
+  entryCount: c.entryCount,
+  participants: c.participants,
+  killSwitchTriggered: c.killSwitchTriggered,
+  terminatedAtMs: c.terminatedAtMs,
+});
+
 /** A signed statement "the chain of `sessionId` had `size` entries with head `root`", kept outside the audit table. */
 export interface CheckpointStatement {
   format: typeof CHECKPOINT_FORMAT;
