@@ -1,6 +1,8 @@
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { commitmentStatement, statementBytes } from '../domain/audit-chain.js';
-import { ChainVerifier, type Anchor, type AuditVerification } from '../domain/audit-verify.js';
+import { createInterface } from 'node:readline';
+import { canonicalJson, commitmentStatement, statementBytes } from '../domain/audit-chain.js';
+import { ChainVerifier, type Anchor, type AuditVerification, type StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SessionCommitment } from '../domain/session-types.js';
 import { nativeSha256Hex } from '../activities/audit.js';
@@ -35,22 +37,85 @@ export interface VerifyAuditReport extends AuditVerification {
  * the store has nothing for the session.
  */
 export async function verifyAuditChain(sessionId: string, options: VerifyAuditOptions): Promise<VerifyAuditReport> {
+  const stored = await readCommitment(options.pool, sessionId);
+  const { anchors, checkpointsMalformed } = await gatherAnchors(sessionId, { ...options, stored });
+  if (anchors.length === 0 && !(await auditSessionKnown(options.pool, sessionId)))
+    throw new HypervisorError(ErrorType.NotFound, `no audit entries for session ${sessionId}`, { sessionId });
+  return verifyRows(sessionId, streamAuditEntries(options.pool, sessionId), anchors, checkpointsMalformed, options);
+}
+
+/**
+ * Verifies a chain exported with `hv audit export` (JSON Lines), offline: no database, no Temporal. Anchors are the
+ * checkpoints in `checkpointDir` and, when given, a commitment (e.g. the workflow result kept elsewhere).
+ */
+export async function verifyExportFile(
+  file: string,
+  options: Omit<VerifyAuditOptions, 'pool'> = {},
+): Promise<VerifyAuditReport> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  const iterator = lines[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) throw new HypervisorError(ErrorType.InvalidInput, `${file} holds no audit entries`);
+  const parse = (line: string, n: number): ExportedEntry => {
+    try {
+      return JSON.parse(line) as ExportedEntry;
+    } catch {
+      throw new HypervisorError(ErrorType.InvalidInput, `${file}:${n}: not a JSON line`);
+    }
+  };
+  const head = parse(first.value, 1);
+  const sessionId = head.sessionId;
+  const { anchors, checkpointsMalformed } = await gatherAnchors(sessionId, { ...options, stored: null });
+  async function* rows(): AsyncGenerator<StoredEntry> {
+    let n = 1;
+    for (let entry = head; ;) {
+      if (entry.sessionId !== sessionId)
+        throw new HypervisorError(
+          ErrorType.InvalidInput,
+          `${file}:${n}: entry of another session (${entry.sessionId})`,
+        );
+      yield {
+        seq: entry.seq,
+        format: entry.format,
+        kind: entry.kind,
+        agentDid: entry.agentDid,
+        payloadHash: entry.payloadHash,
+        // The hashed bytes are the canonical form, which parsing and re-canonicalising reproduces exactly.
+        payload: entry.payloadPurged ? null : canonicalJson(entry.payload),
+        recordedAtMs: entry.recordedAtMs,
+        workflowId: entry.workflowId,
+        runId: entry.runId,
+        prevHash: entry.prevHash,
+        hash: entry.hash,
+      };
+      let next = await iterator.next();
+      n += 1;
+      while (!next.done && !next.value.trim()) next = await iterator.next();
+      if (next.done) return;
+      entry = parse(next.value, n);
+    }
+  }
+  return verifyRows(sessionId, rows(), anchors, checkpointsMalformed, options);
+}
+
+async function gatherAnchors(
+  sessionId: string,
+  options: Omit<VerifyAuditOptions, 'pool'> & { stored: Awaited<ReturnType<typeof readCommitment>> },
+): Promise<{ anchors: Anchor[]; checkpointsMalformed: number }> {
   const keys = options.trustedKeys ?? TrustedKeys.fromPems([]);
-  const trusted = {
-    check: (keyId: string | null, signature: string | null, bytes: string) => {
-      const status = keys.check(keyId, signature, bytes);
-      return status === 'unsigned' && options.requireSignatures ? ('invalid' as const) : status;
-    },
+  const check = (keyId: string | null, signature: string | null, bytes: string) => {
+    const status = keys.check(keyId, signature, bytes);
+    return status === 'unsigned' && options.requireSignatures ? ('invalid' as const) : status;
   };
   const anchors: Anchor[] = [];
-  const stored = await readCommitment(options.pool, sessionId);
+  const stored = options.stored;
   if (stored)
     anchors.push({
       source: 'commitment',
       final: true,
       size: stored.entryCount,
       root: stored.root,
-      signature: trusted.check(stored.keyId, stored.signature, statementBytes(commitmentStatement(stored))),
+      signature: check(stored.keyId, stored.signature, statementBytes(commitmentStatement(stored))),
     });
   const fromWorkflow = options.workflowCommitment;
   if (fromWorkflow)
@@ -59,7 +124,7 @@ export async function verifyAuditChain(sessionId: string, options: VerifyAuditOp
       final: true,
       size: fromWorkflow.entryCount,
       root: fromWorkflow.root,
-      signature: trusted.check(
+      signature: check(
         fromWorkflow.keyId ?? null,
         fromWorkflow.signature ?? null,
         statementBytes(commitmentStatement(fromWorkflow)),
@@ -75,15 +140,22 @@ export async function verifyAuditChain(sessionId: string, options: VerifyAuditOp
         final: statement.final,
         size: statement.size,
         root: statement.root,
-        signature: trusted.check(keyId, signature, statementBytes(statement)),
+        signature: check(keyId, signature, statementBytes(statement)),
       });
   }
-  if (anchors.length === 0 && !(await auditSessionKnown(options.pool, sessionId)))
-    throw new HypervisorError(ErrorType.NotFound, `no audit entries for session ${sessionId}`, { sessionId });
+  return { anchors, checkpointsMalformed };
+}
 
+async function verifyRows(
+  sessionId: string,
+  rows: AsyncIterable<StoredEntry>,
+  anchors: Anchor[],
+  checkpointsMalformed: number,
+  options: Pick<VerifyAuditOptions, 'onProgress' | 'progressEvery'>,
+): Promise<VerifyAuditReport> {
   const verifier = new ChainVerifier(sessionId, anchors, nativeSha256Hex);
   const every = options.progressEvery ?? 10_000;
-  for await (const row of streamAuditEntries(options.pool, sessionId)) {
+  for await (const row of rows) {
     verifier.feed(row);
     if (options.onProgress && verifier.entriesSeen % every === 0) options.onProgress(verifier.entriesSeen);
   }

@@ -8,7 +8,13 @@ import { readLedger, readStanding } from '../activities/liability.js';
 import { invalidateCheckpoints, listCheckpoints } from '../activities/saga.js';
 import { devAuditPaths } from '../worker/dev-keys.js';
 import { readSagaDefinitionFile, validateSaga } from './saga.js';
-import { exportAuditEntries, loadTrustedKeys, verifyAuditChain, type VerifyAuditReport } from './audit.js';
+import {
+  exportAuditEntries,
+  loadTrustedKeys,
+  verifyAuditChain,
+  verifyExportFile,
+  type VerifyAuditReport,
+} from './audit.js';
 import { Command, Option } from 'commander';
 import { ErrorType } from '../domain/errors.js';
 import { loadWorkerEnv } from '../worker/config.js';
@@ -637,6 +643,22 @@ audit
       if (!report.ok) process.exitCode = EXIT_AUDIT_FAILED;
     },
   );
+audit
+  .command('verify-file <file>')
+  .description('verify a chain exported with `hv audit export`, offline (checkpoints and keys as for verify)')
+  .option('--public-key <file...>', 'trusted Ed25519 public key(s), PEM')
+  .option('--checkpoints <dir>', 'checkpoint directory')
+  .option('--json', 'print the full report as JSON')
+  .action(async (file: string, o: { publicKey?: string[]; checkpoints?: string; json?: boolean }) => {
+    const defaults = auditDefaults();
+    const report = await verifyExportFile(file, {
+      trustedKeys: await loadTrustedKeys(o.publicKey ?? defaults.publicKeys),
+      checkpointDir: o.checkpoints ?? defaults.checkpointDir,
+    });
+    if (o.json) print(report);
+    else printVerification(report);
+    if (!report.ok) process.exitCode = EXIT_AUDIT_FAILED;
+  });
 audit
   .command('export <sessionId>')
   .description('write the chain as JSON Lines, one entry per line in seq order')

@@ -68,6 +68,19 @@ describe('hv audit', () => {
     expect((await hv('audit', 'export', session.sessionId, '--out', file)).code).toBe(0);
     expect(await readFile(file, 'utf8')).toBe(exported.stdout);
 
+    // Offline: the export verifies against the external checkpoints, and a doctored copy does not.
+    const offline = await hv('audit', 'verify-file', file);
+    expect(offline.code, offline.stdout).toBe(0);
+    expect(offline.stdout).toContain('VERIFIED');
+    const doctored = path.join(dir, 'doctored.jsonl');
+    const exportedLines = exported.stdout.trim().split('\n');
+    const victim = JSON.parse(exportedLines[2]!) as Record<string, unknown>;
+    exportedLines[2] = JSON.stringify({ ...victim, agentDid: 'did:mesh:someone-else' });
+    await writeFile(doctored, exportedLines.join('\n'));
+    const caught = await hv('audit', 'verify-file', doctored, '--json');
+    expect(caught.code).toBe(6);
+    expect(JSON.parse(caught.stdout)).toMatchObject({ firstBad: { kind: 'modified', seq: 3 } });
+
     await tamper((db) => db.query(`DELETE FROM audit_entries WHERE session_id = $1 AND seq = 2`, [session.sessionId]));
     const failed = await hv('audit', 'verify', session.sessionId, '--json');
     expect(failed.code).toBe(6);
