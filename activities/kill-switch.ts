@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from './db.js';
 import { readStanding, type Standing } from './liability.js';
-import { agentWorkflowId, registerSessionSignal } from '../workflows/messages.js';
+import { DEFAULT_TASK_QUEUE, agentWorkflowId, registerSessionSignal } from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
 
 export interface KillSwitchBlock {
@@ -55,7 +55,7 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
         const client = await deps.temporal();
         await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>('agentWorkflow', {
           workflowId: agentWorkflowId(input.agentDid),
-          taskQueue: deps.taskQueue ?? 'agent-hypervisor',
+          taskQueue: deps.taskQueue ?? DEFAULT_TASK_QUEUE,
           args: [{ agentDid: input.agentDid, config: deps.killSwitchConfig ?? {} }],
           signal: registerSessionSignal,
           signalArgs: [{ sessionId: input.sessionId }],

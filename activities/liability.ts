@@ -154,10 +154,6 @@ export type SlashOutcome = ReturnType<typeof slashCascade>['changes'];
 
 export function createLiabilityActivities(deps: { pool: Pool }) {
   return {
-    async agentStanding(input: { agentDid: string }): Promise<Standing> {
-      return readStanding(deps.pool, input.agentDid);
-    },
-
     /** A ledger entry the session decided (quarantine entered/released); idempotent by key. */
     async appendLedgerEntry(input: {
       key: string;

@@ -523,6 +523,7 @@ export function killAgent(
         reason: input.reason,
         authorizedBy: input.authorizedBy,
         details: input.details ?? null,
+        substituteDid: input.substituteDid ?? null,
       }),
     ],
   };

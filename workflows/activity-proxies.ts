@@ -69,10 +69,7 @@ export function stepActivity(
 
 /** Joint liability in Postgres: standing at join, bonds, slashes, attributions. Bad input is never retried. */
 export const liability = wf.proxyActivities<
-  Pick<
-    Activities,
-    'agentStanding' | 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault' | 'appendLedgerEntry'
-  >
+  Pick<Activities, 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault' | 'appendLedgerEntry'>
 >({
   startToCloseTimeout: '30s',
   retry: {

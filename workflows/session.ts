@@ -56,8 +56,8 @@ export type SessionWorkflowInput = CreateSessionInput & {
   carried?: SessionData;
   recent?: ChainedEntry[];
   audit?: AuditOutbox;
-  /** Slashes decided but not yet applied in Postgres. */
-  slashes?: SlashRequest[];
+  /** Follow-ups decided by recorded events but not yet carried out. */
+  followUps?: FollowUp[];
   activeSagas?: string[];
 };
 
@@ -68,6 +68,15 @@ export interface SlashRequest {
   culpritSigma: number;
   reason: string;
 }
+
+/**
+ * Work a recorded event calls for, done through activities in order after the event: a slash, or handing a killed
+ * agent's in-flight saga steps to a substitute. Whatever caused the event (an operator's kill, a ring breach, the kill
+ * switch, a quarantine timeout), the follow-up is the same.
+ */
+export type FollowUp =
+  | { kind: 'slash'; slash: SlashRequest }
+  | { kind: 'handoff'; killId: string; agentDid: string; substituteDid: string | null };
 
 /** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
 const RECENT_ENTRIES = 100;
@@ -99,10 +108,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let commitment: SessionCommitment | undefined;
   let committed = false;
   let flushing = false;
-  const slashQueue: SlashRequest[] = [...(input.slashes ?? [])];
+  const followUps: FollowUp[] = [...(input.followUps ?? [])];
+  let followingUp = false;
+  /** Hand-off outcomes a `requestKill` update is waiting for, by kill id. */
+  const handOffResults = new Map<string, NonNullable<model.KillResult['steps']> | null>();
   /** Sagas of this session still running (from their own reports): a kill hands their steps off. */
   const activeSagas = new Set<string>(input.activeSagas ?? []);
-  let slashing = false;
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   let handingOver = false;
 
@@ -121,8 +132,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       data = { ...data, chain: head };
       recent.push(chained);
       outbox.pending.push(chained);
-      const slash = slashFor(e);
-      if (slash) slashQueue.push(slash);
+      followUps.push(...followUpsOf(e));
       if (e.kind === 'decision' && e.agentDid) tellAgent(e.agentDid, e, head.seq);
     }
     if (recent.length > RECENT_ENTRIES) recent.splice(0, recent.length - RECENT_ENTRIES);
@@ -140,6 +150,25 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         decisionId: `${data.sessionId}#${seq}`,
       })
       .catch(() => undefined);
+  };
+
+  /** What a recorded event calls for: a kill hands its agent's saga steps off first, then any slash policy applies. */
+  const followUpsOf = (e: SessionEvent): FollowUp[] => {
+    const out: FollowUp[] = [];
+    const p = (e.payload ?? {}) as Record<string, unknown>;
+    if (e.kind === 'kill' && e.agentDid && activeSagas.size > 0)
+      out.push({
+        kind: 'handoff',
+        killId: String(p.killId),
+        agentDid: e.agentDid,
+        substituteDid:
+          typeof p.substituteDid === 'string'
+            ? p.substituteDid
+            : (model.registeredSubstitute(data, e.agentDid, Date.now()) ?? null),
+      });
+    const slash = slashFor(e);
+    if (slash) out.push({ kind: 'slash', slash });
+    return out;
   };
 
   /** The slash a recorded event calls for under the session's `slashOn` policy, if any. */
@@ -170,42 +199,80 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     return null;
   };
 
-  /** Applies decided slashes in Postgres one at a time, and records each outcome in the chain. */
-  const applySlashes = async (): Promise<void> => {
+  /** Carries out follow-ups one at a time, in the order their events were recorded; each outcome is recorded too. */
+  const runFollowUps = async (): Promise<void> => {
     for (;;) {
-      await wf.condition(() => slashQueue.length > 0 && !handingOver);
-      const next = slashQueue[0]!;
-      slashing = true;
+      // While the run hands over, only a hand-off an update is waiting for may start; the rest waits for the next run.
+      await wf.condition(() => followUps.length > 0 && (!handingOver || handOffResults.size > 0));
+      const next = followUps[0]!;
+      followingUp = true;
       try {
-        const changes = await liability.slashAgent({
-          ...next,
-          sessionId: data.sessionId,
-          policy: data.config.liability,
-          nowMs: Date.now(),
-        });
-        record([
-          {
-            kind: 'slash',
-            agentDid: next.culpritDid,
-            payload: {
-              slashId: next.slashId,
-              reason: next.reason,
-              changes: changes.map((c) => ({
-                agentDid: c.agentDid,
-                kind: c.kind,
-                before: c.before / 1e6,
-                after: c.after / 1e6,
-              })),
-            },
-          },
-        ]);
-      } catch (err) {
-        record([{ kind: 'slash_failed', agentDid: next.culpritDid, payload: { ...next, error: failureMessage(err) } }]);
+        if (next.kind === 'slash') await applySlash(next.slash);
+        else await handOff(next);
       } finally {
-        slashQueue.shift();
-        slashing = false;
+        followUps.shift();
+        followingUp = false;
       }
     }
+  };
+
+  const applySlash = async (slash: SlashRequest): Promise<void> => {
+    try {
+      const changes = await liability.slashAgent({
+        ...slash,
+        sessionId: data.sessionId,
+        policy: data.config.liability,
+        nowMs: Date.now(),
+      });
+      record([
+        {
+          kind: 'slash',
+          agentDid: slash.culpritDid,
+          payload: {
+            slashId: slash.slashId,
+            reason: slash.reason,
+            changes: changes.map((c) => ({
+              agentDid: c.agentDid,
+              kind: c.kind,
+              before: c.before / 1e6,
+              after: c.after / 1e6,
+            })),
+          },
+        },
+      ]);
+    } catch (err) {
+      record([{ kind: 'slash_failed', agentDid: slash.culpritDid, payload: { ...slash, error: failureMessage(err) } }]);
+    }
+  };
+
+  /**
+   * Hands the killed agent's in-flight saga steps to the substitute (or fails them) in every saga of this session
+   * that is still running, and records what became of each step.
+   */
+  const handOff = async (h: Extract<FollowUp, { kind: 'handoff' }>): Promise<void> => {
+    const steps: NonNullable<model.KillResult['steps']> = [];
+    try {
+      for (const sagaId of [...activeSagas])
+        steps.push(
+          ...(await sagaControl.handOffAgentSteps({
+            sagaId,
+            agentDid: h.agentDid,
+            substituteDid: h.substituteDid ?? undefined,
+            killId: h.killId,
+          })),
+        );
+    } catch (err) {
+      record([
+        {
+          kind: 'kill_handoff_failed',
+          agentDid: h.agentDid,
+          payload: { killId: h.killId, error: failureMessage(err) },
+        },
+      ]);
+    }
+    if (steps.length > 0)
+      record([{ kind: 'kill_handoff', agentDid: h.agentDid, payload: { killId: h.killId, steps } }]);
+    if (handOffResults.has(h.killId)) handOffResults.set(h.killId, steps);
   };
 
   /** Applies expiries that are due (elevations, locks) before anything reads them. */
@@ -328,7 +395,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   if (!input.carried)
     record([{ kind: 'session_created', agentDid: data.creatorDid, payload: { config: data.config } }]);
   void persistAudit();
-  void applySlashes();
+  void runFollowUps();
 
   // Every handler is registered before the first await, so messages delivered with the first task find them.
   // Join consults the liability ledger (an activity), so its handler is async; the validator checks everything else.
@@ -476,36 +543,22 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   onSignal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent);
   onUpdate(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', model.revokeElevation);
   onSignal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation);
-  /**
-   * Hands the killed agent's in-flight saga steps to the substitute (or fails them) in every saga of this session
-   * that is still running, and records what became of each step.
-   */
-  const handOff = async (kill: model.KillResult, substituteDid: string | undefined): Promise<model.KillResult> => {
-    if (!kill.applied || activeSagas.size === 0) return kill;
-    substituteDid ??= model.registeredSubstitute(data, kill.agentDid, Date.now());
-    const steps: NonNullable<model.KillResult['steps']> = [];
-    for (const sagaId of [...activeSagas])
-      steps.push(
-        ...(await sagaControl.handOffAgentSteps({
-          sagaId,
-          agentDid: kill.agentDid,
-          substituteDid,
-          killId: kill.killId,
-        })),
-      );
-    if (steps.length > 0)
-      record([{ kind: 'kill_handoff', agentDid: kill.agentDid, payload: { killId: kill.killId, steps } }]);
-    return { ...kill, steps };
-  };
   wf.setHandler(
     msg.requestKillUpdate,
     async (raw) => {
       sweep();
-      const i = parseInput(KillAgentInput, raw, 'kill');
-      const out = guard(() => model.killAgent(data, i, ctx()));
+      const out = guard(() => model.killAgent(data, parseInput(KillAgentInput, raw, 'kill'), ctx()));
       data = out.data;
+      const { killId } = out.result;
+      const handsOff = out.result.applied && activeSagas.size > 0;
+      if (handsOff) handOffResults.set(killId, null);
       record(out.events);
-      return handOff(out.result, i.substituteDid);
+      if (!handsOff) return out.result;
+      // The update answers with what became of the agent's saga steps.
+      await wf.condition(() => handOffResults.get(killId) != null);
+      const steps = handOffResults.get(killId)!;
+      handOffResults.delete(killId);
+      return { ...out.result, steps };
     },
     {
       validator: (raw) =>
@@ -516,21 +569,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         ),
     },
   );
-  wf.setHandler(msg.killAgentSignal, (raw) => {
-    try {
-      sweep();
-      const i = parseInput(KillAgentInput, raw, 'kill');
-      const out = model.killAgent(data, i, ctx());
-      data = out.data;
-      record(out.events);
-      void handOff(out.result, i.substituteDid).catch((err: unknown) =>
-        wf.log.warn('kill hand-off failed', { error: String(err) }),
-      );
-    } catch (err) {
-      wf.log.warn('ignored kill signal', { error: (err as Error).message });
-      record([{ kind: 'killAgent_rejected', agentDid: null, payload: { error: (err as Error).message } }]);
-    }
-  });
+  onSignal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
   onUpdate(msg.writeStateUpdate, WriteStateInput, 'state write', model.writeSharedState);
   onUpdate(msg.readStateUpdate, ReadStateInput, 'state read', (d, i) => model.readSharedState(d, i), true);
   onUpdate(msg.deleteStateUpdate, DeleteStateInput, 'state delete', model.deleteSharedState);
@@ -665,8 +704,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (wf.workflowInfo().continueAsNewSuggested) {
       // A flush completing while this run closes would make the server reject the continue-as-new (UnhandledCommand)
       // and fail the updates in flight. Let it land first; during a database outage, go on without it after a while.
+      // A kill update waiting for its hand-off keeps follow-ups running (see runFollowUps), so handlers can finish.
       handingOver = true;
-      if (flushing || slashing) await wf.condition(() => !flushing && !slashing, FLUSH_WAIT_BEFORE_CAN);
+      await wf.condition(() => wf.allHandlersFinished() && !flushing && !followingUp, FLUSH_WAIT_BEFORE_CAN);
       await wf.condition(wf.allHandlersFinished);
       return await wf.continueAsNew<typeof sessionWorkflow>({
         sessionId: data.sessionId,
@@ -676,7 +716,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         recent: recent.slice(-RECENT_CARRIED),
         // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
         audit: outbox,
-        slashes: slashQueue,
+        followUps,
         activeSagas: [...activeSagas],
       });
     }
@@ -684,7 +724,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   publishSearchAttributes();
   // Decided slashes land first (their entries belong in the chain), then every link is durable before the commitment
   // is: a verifier never sees a commitment ahead of its chain.
-  await wf.condition(() => slashQueue.length === 0);
+  await wf.condition(() => followUps.length === 0);
   await wf.condition(() => outbox.pending.length === 0 || outbox.fault !== null);
   commitment = { ...commitment!, ...(await commitAudit(commitment!)) };
   // Bonds are session-scoped: they end with it.

@@ -440,6 +440,32 @@ describe('kill during a running saga', () => {
     });
   });
 
+  it('hands off for every kill, whatever sent it: here the durable kill signal', async () => {
+    await withSagaWorker(async (taskQueue) => {
+      const f = await sagaSession(taskQueue, actionsOf(['a']), 2);
+      const [doomed, substitute] = f.agents as [string, string];
+      service.on('/a/do', (n) => (n === 1 ? 'hang' : { status: 200 }));
+      const handle = await f.hv.startSaga(definition(f, [step('a', doomed)]), { options: fast });
+      await eventually(
+        async () => service.callsTo('/a/do'),
+        (n) => n === 1,
+      );
+      await f.session.sendKill({
+        agentDid: doomed,
+        reason: 'manual',
+        authorizedBy: f.creatorDid,
+        substituteDid: substitute,
+      });
+      const view = await handle.result();
+      expect(view).toMatchObject({ status: 'completed' });
+      expect(view.steps[0]).toMatchObject({ state: 'committed', agentDid: substitute });
+      await eventually(
+        () => f.session.auditTail(20),
+        (t) => t.some((e) => e.entry.kind === 'kill_handoff'),
+      );
+    });
+  });
+
   it('fails the step and compensates when there is no substitute', async () => {
     await withSagaWorker(async (taskQueue) => {
       const f = await sagaSession(taskQueue, actionsOf(['a', 'b']));
