@@ -93,17 +93,18 @@ function printVerification(r: VerifyAuditReport): void {
   console.log(lines.join('\n'));
 }
 
-async function withSession<T>(
-  sessionId: string,
-  fn: (session: SessionHandle, hv: HypervisorClient) => Promise<T>,
-): Promise<T> {
+/** One connection per command, closed whatever happens. */
+async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): Promise<T> {
   const hv = await HypervisorClient.connect();
   try {
-    return await fn(hv.session(sessionId), hv);
+    return await fn(hv);
   } finally {
     await hv.close();
   }
 }
+
+const withSession = <T>(sessionId: string, fn: (session: SessionHandle, hv: HypervisorClient) => Promise<T>) =>
+  withClient((hv) => fn(hv.session(sessionId), hv));
 
 const program = new Command('hv')
   .description('Agent Hypervisor CLI: sessions, rings, elevation, kills, shared state and locks over Temporal.')
@@ -122,17 +123,14 @@ session
     parseJson('--config'),
   )
   .action(async (opts: { creator: string; id?: string; config?: unknown }) => {
-    const hv = await HypervisorClient.connect();
-    try {
+    await withClient(async (hv) => {
       const created = await hv.createSession({
         creatorDid: opts.creator,
         sessionId: opts.id,
         config: opts.config ?? {},
       });
       print(await created.view());
-    } finally {
-      await hv.close();
-    }
+    });
   });
 session
   .command('show <sessionId>')
@@ -142,14 +140,7 @@ session
   .command('list')
   .description('sessions known to Temporal visibility')
   .option('--state <state>', 'handshaking | active | archived …')
-  .action(async (opts: { state?: string }) => {
-    const hv = await HypervisorClient.connect();
-    try {
-      print(await hv.listSessions(opts));
-    } finally {
-      await hv.close();
-    }
-  });
+  .action((opts: { state?: string }) => withClient(async (hv) => print(await hv.listSessions(opts))));
 session
   .command('join <sessionId>')
   .description('join an agent; prints the ring it was given')
@@ -466,14 +457,7 @@ program
   );
 
 const agent = program.command('agent').description("an agent identity's kill switch");
-const withAgent = async <T>(did: string, fn: (a: AgentHandle) => Promise<T>) => {
-  const hv = await HypervisorClient.connect();
-  try {
-    return await fn(hv.agent(did));
-  } finally {
-    await hv.close();
-  }
-};
+const withAgent = <T>(did: string, fn: (a: AgentHandle) => Promise<T>) => withClient((hv) => fn(hv.agent(did)));
 agent
   .command('status <did>')
   .description('blocked or not, the deny rate over the window, the configuration')
@@ -541,53 +525,37 @@ saga
         return [pair.slice(0, at), pair.slice(at + 1)];
       }),
     );
-    const hv = await HypervisorClient.connect();
-    try {
+    await withClient(async (hv) => {
       const handle = await hv.startSaga(definition, { sagaId: o.id, options: { agentTaskQueues } });
       if (!o.wait) return print({ sagaId: handle.sagaId, workflowId: handle.workflow.workflowId });
       const view = await handle.result();
       print(view);
       if (view.status !== 'completed') process.exitCode = EXIT_DENIED;
-    } finally {
-      await hv.close();
-    }
+    });
   });
 saga
   .command('show <sagaId>')
   .description('progress of a running saga, or the final state of an ended one')
-  .action(async (id: string) => {
-    const hv = await HypervisorClient.connect();
-    try {
-      print(await hv.saga(id).progress());
-    } finally {
-      await hv.close();
-    }
-  });
+  .action((id: string) => withClient(async (hv) => print(await hv.saga(id).progress())));
 saga
   .command('resume <sagaId>')
   .description('run an ended saga again; steps with an achieved checkpoint goal are skipped')
   .option('--wait', 'wait for the saga to end')
-  .action(async (id: string, o: { wait?: boolean }) => {
-    const hv = await HypervisorClient.connect();
-    try {
+  .action((id: string, o: { wait?: boolean }) =>
+    withClient(async (hv) => {
       const handle = await hv.resumeSaga(id);
       print(o.wait ? await handle.result() : { sagaId: id, resumed: true });
-    } finally {
-      await hv.close();
-    }
-  });
+    }),
+  );
 saga
   .command('cancel <sagaId>')
   .description('cancel a running saga: its committed steps are compensated')
-  .action(async (id: string) => {
-    const hv = await HypervisorClient.connect();
-    try {
+  .action((id: string) =>
+    withClient(async (hv) => {
       await hv.saga(id).cancel();
       print({ sagaId: id, cancelRequested: true });
-    } finally {
-      await hv.close();
-    }
-  });
+    }),
+  );
 saga
   .command('checkpoints <sagaId>')
   .description("the saga's checkpoints in Postgres")

@@ -29,6 +29,7 @@ import {
   type SessionCommitment,
 } from '../domain/session-types.js';
 import { ErrorType } from '../domain/errors.js';
+import { killSwitchTripped } from '../domain/kill-switch.js';
 import { fromMicro } from '../domain/liability.js';
 import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
@@ -83,12 +84,7 @@ export class HypervisorClient {
     const status = await this.agent(parsed.creatorDid)
       .status()
       .catch(() => null);
-    if (status?.blocked)
-      throw new HypervisorError(
-        ErrorType.KillSwitchTripped,
-        `agent ${parsed.creatorDid} has tripped the kill switch. Contact the platform operator to unblock.`,
-        { agentId: parsed.creatorDid },
-      );
+    if (status?.blocked) throw toHypervisorError(killSwitchTripped(parsed.creatorDid, status.blocked));
     await this.temporal.workflow
       .start<typeof sessionWorkflow>('sessionWorkflow', {
         taskQueue: this.taskQueue,

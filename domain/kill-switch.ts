@@ -1,3 +1,4 @@
+import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType, hvError } from './errors.js';
 import { parseInput } from './validation.js';
@@ -273,14 +274,20 @@ export function unblock(state: KillSwitchState, input: OperatorInput): { state: 
 // Reads.
 
 /** Throws `KILL_SWITCH_TRIPPED` (HTTP 403 in cMCP) when the identity is blocked; the window is not consulted. */
-export function assertNotBlocked(state: KillSwitchState): void {
-  const { blocked } = state;
-  if (blocked === null) return;
-  throw hvError(
+/** The refusal a blocked identity gets wherever it tries to act: join, session creation. */
+export function killSwitchTripped(
+  agentDid: string,
+  blocked: Pick<KillSwitchBlock, 'reason' | 'trigger'> & { atMs: number },
+): ApplicationFailure {
+  return hvError(
     ErrorType.KillSwitchTripped,
-    `agent ${state.agentDid} has tripped the kill switch. Contact the platform operator to unblock.`,
-    { agentId: state.agentDid, blockedAtMs: blocked.atMs, reason: blocked.reason, trigger: blocked.trigger },
+    `agent ${agentDid} has tripped the kill switch. Contact the platform operator to unblock.`,
+    { agentId: agentDid, blockedAtMs: blocked.atMs, reason: blocked.reason, trigger: blocked.trigger },
   );
+}
+
+export function assertNotBlocked(state: KillSwitchState): void {
+  if (state.blocked !== null) throw killSwitchTripped(state.agentDid, state.blocked);
 }
 
 export interface KillSwitchView {

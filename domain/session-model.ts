@@ -12,6 +12,7 @@ import {
   type ElevationRequest,
 } from './elevation.js';
 import { ErrorType, hvError } from './errors.js';
+import { killSwitchTripped } from './kill-switch.js';
 import { checkVouch, effScore as liabilityEffScore, fromMicro, toMicro, type Vouch } from './liability.js';
 import {
   emptyLockTable,
@@ -320,13 +321,8 @@ export function joinSession(
       { registered, requested: input.actions.length, limit: MAX_SESSION_ACTIONS },
     );
   }
-  if (standing.killSwitch) {
-    throw hvError(
-      ErrorType.KillSwitchTripped,
-      `agent ${agentDid} has tripped the kill switch. Contact the platform operator to unblock.`,
-      { agentId: agentDid, blockedAtMs: standing.killSwitch.blockedAtMs, reason: standing.killSwitch.reason },
-    );
-  }
+  if (standing.killSwitch)
+    throw killSwitchTripped(agentDid, { ...standing.killSwitch, atMs: standing.killSwitch.blockedAtMs });
   if (standing.recommendation === 'deny') {
     throw hvError(
       ErrorType.StandingDenied,
@@ -397,6 +393,22 @@ export function joinSession(
   };
 }
 
+/** Drops an agent's elevation, if it has one, with the `elevation_revoked` event that says why. */
+function dropElevation(
+  data: SessionData,
+  agentDid: string,
+  why: string,
+): { data: SessionData; events: SessionEvent[] } {
+  const elevation = data.elevations[agentDid];
+  if (!elevation) return { data, events: [] };
+  const elevations = { ...data.elevations };
+  delete elevations[agentDid];
+  return {
+    data: { ...data, elevations },
+    events: [event('elevation_revoked', agentDid, { elevationId: elevation.elevationId, why })],
+  };
+}
+
 /** Releases everything an agent holds (locks, elevation) as it leaves or is killed. */
 function releaseHoldings(
   data: SessionData,
@@ -408,13 +420,8 @@ function releaseHoldings(
   const released = releaseAgentLocks(data.locks, agentDid, nowMs);
   for (const lock of released.released) events.push(event('lock_released', agentDid, { ...lockPayload(lock), why }));
   for (const lock of released.granted) events.push(event('lock_granted', lock.agentDid, lockPayload(lock)));
-  const elevations = { ...data.elevations };
-  const elevation = elevations[agentDid];
-  if (elevation) {
-    delete elevations[agentDid];
-    events.push(event('elevation_revoked', agentDid, { elevationId: elevation.elevationId, why }));
-  }
-  return { data: { ...data, locks: released.table, elevations }, events };
+  const dropped = dropElevation({ ...data, locks: released.table }, agentDid, why);
+  return { data: dropped.data, events: [...events, ...dropped.events] };
 }
 
 const lockPayload = (lock: IntentLock): Record<string, unknown> => ({
@@ -647,20 +654,13 @@ function demote(
   nowMs: number,
 ): { data: SessionData; events: SessionEvent[] } {
   const participant = requireParticipant(data, agentDid);
-  const events: SessionEvent[] = [];
-  const elevations = { ...data.elevations };
-  const elevation = elevations[agentDid];
-  if (elevation) {
-    delete elevations[agentDid];
-    events.push(event('elevation_revoked', agentDid, { elevationId: elevation.elevationId, why }));
-  }
+  const dropped = dropElevation(data, agentDid, why);
+  const events = [...dropped.events, event('ring_changed', agentDid, { from: participant.ring, to, why })];
   const limits = resolveRingRateLimits(data.config.rateLimits);
   const bucket = data.buckets[agentDid];
-  events.push(event('ring_changed', agentDid, { from: participant.ring, to, why }));
   return {
     data: {
-      ...data,
-      elevations,
+      ...dropped.data,
       participants: {
         ...data.participants,
         [agentDid]: { ...participant, ring: leastPrivileged(participant.ring, to) },
@@ -929,16 +929,12 @@ export function quarantineAgent(
     onTimeout: input.onTimeout,
   };
   // An elevation cannot outlive the isolation it would bypass.
-  const elevations = { ...data.elevations };
-  const revoked = elevations[input.agentDid];
-  delete elevations[input.agentDid];
+  const dropped = dropElevation(data, input.agentDid, 'quarantine');
   return {
-    data: { ...data, elevations, quarantines: { ...data.quarantines, [input.agentDid]: quarantine } },
+    data: { ...dropped.data, quarantines: { ...data.quarantines, [input.agentDid]: quarantine } },
     result: quarantine,
     events: [
-      ...(revoked
-        ? [event('elevation_revoked', input.agentDid, { elevationId: revoked.elevationId, why: 'quarantine' })]
-        : []),
+      ...dropped.events,
       event('quarantine', input.agentDid, {
         ...quarantine,
         details: input.details,

@@ -76,7 +76,7 @@ export interface JoinStanding {
   riskScore: number;
   recommendation: 'admit' | 'probation' | 'deny';
   /** Set when the identity's deny-rate kill switch is tripped: no join anywhere until an operator unblocks it. */
-  killSwitch?: { blockedAtMs: number; reason: string } | null;
+  killSwitch?: { blockedAtMs: number; reason: string; trigger: 'deny_rate' | 'operator' } | null;
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 

@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import {
+  BREAK_GLASS,
   killSwitchView,
   newKillSwitch,
   operatorTrip,
@@ -40,6 +41,16 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     notices.push({ ...notice, agentDid: state.agentDid, windowSeconds: state.config.window_seconds });
   };
 
+  const notifyOperator = (event: msg.KillSwitchNotice['event'], cmd: msg.KillSwitchCommand): void =>
+    notify({
+      event,
+      trigger: 'operator',
+      reason: cmd.reason,
+      authorizedBy: cmd.authorizedBy,
+      trippingSessionId: null,
+      decisionId: null,
+    });
+
   wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => remember(sessionId));
   wf.setHandler(msg.recordDecisionSignal, (d) => {
     remember(d.sessionId);
@@ -54,7 +65,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       notify({
         event: 'tripped',
         trigger: 'deny_rate',
-        reason: 'kill_switch_triggered',
+        reason: BREAK_GLASS.triggered,
         authorizedBy: null,
         trippingSessionId: d.sessionId,
         decisionId: d.decisionId,
@@ -65,15 +76,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     (cmd) => {
       const out = operatorTrip(state, { ...cmd, atMs: Date.now() });
       state = out.state;
-      if (out.changed)
-        notify({
-          event: 'tripped',
-          trigger: 'operator',
-          reason: cmd.reason,
-          authorizedBy: cmd.authorizedBy,
-          trippingSessionId: null,
-          decisionId: null,
-        });
+      if (out.changed) notifyOperator('tripped', cmd);
       return killSwitchView(state, Date.now());
     },
     { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(state, { ...cmd, atMs: Date.now() }) },
@@ -82,14 +85,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     msg.unblockKillSwitchUpdate,
     (cmd) => {
       state = unblock(state, { ...cmd, atMs: Date.now() }).state;
-      notify({
-        event: 'unblocked',
-        trigger: 'operator',
-        reason: cmd.reason,
-        authorizedBy: cmd.authorizedBy,
-        trippingSessionId: null,
-        decisionId: null,
-      });
+      notifyOperator('unblocked', cmd);
       return killSwitchView(state, Date.now());
     },
     { validator: (cmd: msg.KillSwitchCommand) => void unblock(state, { ...cmd, atMs: Date.now() }) },
