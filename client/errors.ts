@@ -59,6 +59,15 @@ function isNotFound(err: unknown): boolean {
   return code === 5 || (err instanceof Error && /workflow (execution )?not found|already completed/i.test(err.message));
 }
 
+/** Runs a client-side check (schema parsing, validation) and turns its failure into a {@link HypervisorError}. */
+export function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toHypervisorError(err);
+  }
+}
+
 /** Exit codes of the `hv` CLI, by error type: scripts can tell bad input from a policy refusal from a conflict. */
 export function exitCodeFor(type: ErrorType): number {
   switch (type) {

@@ -38,7 +38,7 @@ import type { agentWorkflow } from '../workflows/agent.js';
 import type { sessionWorkflow } from '../workflows/session.js';
 import { temporalTarget } from './connection.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
-import { HypervisorError, toHypervisorError } from './errors.js';
+import { HypervisorError, guard, toHypervisorError } from './errors.js';
 import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
 
 export interface ConnectOptions {
@@ -150,14 +150,6 @@ export class HypervisorClient {
 
   async close(): Promise<void> {
     await this.connection?.close();
-  }
-}
-
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw toHypervisorError(err);
   }
 }
 

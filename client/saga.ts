@@ -9,7 +9,7 @@ import { HvSagaStatus, HvSessionId } from '../domain/search-attributes.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
 import type { sagaWorkflow, SagaWorkflowInput } from '../workflows/saga.js';
-import { HypervisorError, toHypervisorError } from './errors.js';
+import { HypervisorError, guard, toHypervisorError } from './errors.js';
 
 /** Reads a saga definition file: YAML (`.yaml`, `.yml`) or JSON, as in the reference README. */
 export async function readSagaDefinitionFile(file: string): Promise<unknown> {
@@ -113,13 +113,5 @@ export class SagaHandle {
   /** Cancels the saga: the running step is cancelled and committed steps are compensated. */
   async cancel(): Promise<void> {
     await this.workflow.cancel();
-  }
-}
-
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw toHypervisorError(err);
   }
 }

@@ -3,7 +3,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
-import { actions, newSession } from '../helpers/session.js';
+import { actions, eventually, newSession } from '../helpers/session.js';
 import { auditRetentionWorkflow } from '../../workflows/audit-retention.js';
 import { testActivities } from '../helpers/audit.js';
 import { StepService } from '../helpers/step-service.js';
@@ -128,16 +128,12 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       await session.activate();
       await hv.agent(agent).configure({ enabled: true, window_seconds: 60, deny_rate_threshold: 0.9, min_calls: 3 });
       for (let i = 0; i < 3; i++) await session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
-      await hv
-        .agent(agent)
-        .unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' })
-        .catch(async () => {
-          // The trip is asynchronous: wait for it, then lift it.
-          for (;;) {
-            if ((await hv.agent(agent).status()).blocked) break;
-          }
-          await hv.agent(agent).unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' });
-        });
+      // The trip is asynchronous: wait for it, then lift it.
+      await eventually(
+        () => hv.agent(agent).status(),
+        (st) => st.blocked !== null,
+      );
+      await hv.agent(agent).unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' });
       await session.terminate();
       await writeFile(fixture('agent-kill-switch'), historyToJSON(await hv.agent(agent).workflow.fetchHistory()));
     });
