@@ -35,7 +35,7 @@ import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
-import type { sessionWorkflow } from '../workflows/session.js';
+import type { sessionWorkflow } from '../workflows/session/workflow.js';
 import { temporalTarget } from './connection.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, guard, toHypervisorError } from './errors.js';

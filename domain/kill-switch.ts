@@ -290,6 +290,24 @@ export function assertNotBlocked(state: KillSwitchState): void {
   if (state.blocked !== null) throw killSwitchTripped(state.agentDid, state.blocked);
 }
 
+/** An operator's trip or unblock of an identity's kill switch. */
+export interface KillSwitchCommand {
+  reason: string;
+  authorizedBy: string;
+}
+
+/** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
+export interface KillSwitchNotice {
+  agentDid: string;
+  event: 'tripped' | 'unblocked';
+  trigger: 'deny_rate' | 'operator';
+  reason: string;
+  authorizedBy: string | null;
+  trippingSessionId: string | null;
+  decisionId: string | null;
+  windowSeconds: number;
+}
+
 export interface KillSwitchView {
   agentDid: string;
   enabled: boolean;

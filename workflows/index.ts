@@ -1,4 +1,4 @@
-export { sessionWorkflow } from './session.js';
+export { sessionWorkflow } from './session/workflow.js';
 export { auditRetentionWorkflow } from './audit-retention.js';
 export { sagaWorkflow } from './saga.js';
 export { agentWorkflow } from './agent.js';

@@ -2,7 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ChainedEntry } from '../domain/audit-chain.js';
 import type { Elevation } from '../domain/elevation.js';
 import type { IntentLock } from '../domain/intent-locks.js';
-import type { KillResult } from '../domain/session-model.js';
+import type { KillResult, StepHandOff } from '../domain/session/index.js';
 import type {
   AcquireLockInput,
   ActivateSessionInput,
@@ -35,7 +35,9 @@ import type {
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { Vouch } from '../domain/liability.js';
-import type { KillSwitchView } from '../domain/kill-switch.js';
+import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView } from '../domain/kill-switch.js';
+
+export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -85,21 +87,6 @@ export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('r
 
 // Inspection.
 // Agent identity (kill switch)
-export interface KillSwitchCommand {
-  reason: string;
-  authorizedBy: string;
-}
-/** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
-export interface KillSwitchNotice {
-  agentDid: string;
-  event: 'tripped' | 'unblocked';
-  trigger: 'deny_rate' | 'operator';
-  reason: string;
-  authorizedBy: string | null;
-  trippingSessionId: string | null;
-  decisionId: string | null;
-  windowSeconds: number;
-}
 export const registerSessionSignal = defineSignal<[{ sessionId: string }]>('registerSession');
 export const recordDecisionSignal =
   defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
@@ -119,13 +106,6 @@ export const releaseQuarantineUpdate = defineUpdate<{ released: boolean }, [Rele
 export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 
 // Sagas
-/** What became of a killed agent's in-flight saga step. */
-export interface StepHandOff {
-  sagaId: string;
-  stepId: string;
-  disposition: 'reassigned' | 'failed';
-  substituteDid: string | null;
-}
 /** Sent (through an activity) by a session that killed an agent: its in-flight steps are cancelled and handed off. */
 export const handOffStepsUpdate = defineUpdate<StepHandOff[], [{ agentDid: string; substituteDid?: string }]>(
   'handOffSteps',

@@ -1,0 +1,132 @@
+import * as wf from '@temporalio/workflow';
+import type { ChainedEntry } from '../../domain/audit-chain.js';
+import { ErrorType, hvError } from '../../domain/errors.js';
+import type { AuditStatus } from '../../domain/session/index.js';
+import type { SessionCommitment } from '../../domain/session-types.js';
+import { audit } from '../activity-proxies.js';
+import { failureMessage } from './errors.js';
+
+/**
+ * Entries recorded but not yet acknowledged by the audit store, carried through continue-as-new so none is lost. A
+ * fault (the store holds a conflicting chain) stops persistence and freezes the session's governance updates.
+ */
+export interface AuditOutbox {
+  pending: ChainedEntry[];
+  persistedSeq: number;
+  fault: string | null;
+}
+
+/** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
+export const RECENT_ENTRIES = 100;
+/** How many of the recent entries a continue-as-new carries over. */
+export const RECENT_CARRIED = 20;
+/** Links per insert: one round trip and one commit for up to this many rows. */
+export const AUDIT_BATCH_SIZE = 200;
+/**
+ * Unpersisted entries a session accepts before it refuses new governance updates. The outbox is carried through
+ * continue-as-new, so it must stay well below Temporal's payload limit; during a database outage the session fails
+ * closed instead of growing without bound.
+ */
+export const MAX_AUDIT_BACKLOG = 1000;
+
+/**
+ * The session's side of the audit trail: the outbox of entries on their way to the audit store, the recent tail for
+ * queries, the availability gate, and the persist loop that hands entries over in order, one batch at a time.
+ */
+export class AuditTrail {
+  readonly recent: ChainedEntry[];
+  readonly outbox: AuditOutbox;
+  /** A batch is on its way to the store: continue-as-new waits for it to land. */
+  flushing = false;
+
+  constructor(
+    private readonly sessionId: string,
+    carried: { recent?: ChainedEntry[] | undefined; audit?: AuditOutbox | undefined },
+  ) {
+    this.recent = [...(carried.recent ?? [])];
+    this.outbox = carried.audit
+      ? { ...carried.audit, pending: [...carried.audit.pending] }
+      : { pending: [], persistedSeq: 0, fault: null };
+  }
+
+  /** Queues a recorded entry for the store and the recent tail. */
+  push(chained: ChainedEntry): void {
+    this.recent.push(chained);
+    this.outbox.pending.push(chained);
+  }
+
+  /** Keeps the recent tail bounded (after a batch of pushes). */
+  trim(): void {
+    if (this.recent.length > RECENT_ENTRIES) this.recent.splice(0, this.recent.length - RECENT_ENTRIES);
+  }
+
+  /** The latest `limit` entries (1 to {@link RECENT_ENTRIES}, default 20). */
+  tail(limit: number | undefined): ChainedEntry[] {
+    return this.recent.slice(-Math.max(1, Math.min(limit ?? 20, RECENT_ENTRIES)));
+  }
+
+  status(): AuditStatus {
+    return { persistedSeq: this.outbox.persistedSeq, pending: this.outbox.pending.length, fault: this.outbox.fault };
+  }
+
+  /** Every entry reached the store, or persistence stopped for good. */
+  drained(): boolean {
+    return this.outbox.pending.length === 0 || this.outbox.fault !== null;
+  }
+
+  /** Governance changes stop while the audit store cannot take their entries (fail closed, never drop an entry). */
+  assertAvailable(): void {
+    const { outbox, sessionId } = this;
+    if (outbox.fault)
+      throw hvError(ErrorType.AuditUnavailable, `session ${sessionId} is frozen: ${outbox.fault}`, { sessionId });
+    if (outbox.pending.length >= MAX_AUDIT_BACKLOG)
+      throw hvError(
+        ErrorType.AuditUnavailable,
+        `audit store unavailable: ${outbox.pending.length} entries of session ${sessionId} await persistence; retry later`,
+        { sessionId, pending: outbox.pending.length },
+      );
+  }
+
+  /**
+   * Hands recorded entries to the audit store in order, one batch at a time, for the life of this run. `paused` is
+   * true while the run hands over to the next: no new batch starts, the next run takes the outbox.
+   */
+  async persist(checkpoint: () => boolean, paused: () => boolean): Promise<void> {
+    const { outbox } = this;
+    for (;;) {
+      await wf.condition(() => outbox.pending.length > 0 && outbox.fault === null && !paused());
+      const batch = outbox.pending.slice(0, AUDIT_BATCH_SIZE);
+      this.flushing = true;
+      try {
+        await audit.appendAuditEntries({ sessionId: this.sessionId, entries: batch, checkpoint: checkpoint() });
+        // Entries are only ever appended behind the batch, so the batch is still the head of the outbox.
+        outbox.pending.splice(0, batch.length);
+        outbox.persistedSeq = batch[batch.length - 1]!.entry.seq;
+      } catch (err) {
+        // Only non-retryable failures get here: a conflicting chain under this session id.
+        outbox.fault = `audit entry ${batch[0]!.entry.seq} could not be persisted: ${failureMessage(err)}`;
+        wf.log.error('audit persistence stopped', { sessionId: this.sessionId, fault: outbox.fault });
+      } finally {
+        this.flushing = false;
+      }
+    }
+  }
+
+  /** Stores (and signs) the commitment once the chain is durable; a failure is reported in it, never thrown. */
+  async commit(c: SessionCommitment, workflowId: string, checkpoint: boolean): Promise<Partial<SessionCommitment>> {
+    const status = { persistedSeq: this.outbox.persistedSeq, fault: this.outbox.fault };
+    try {
+      const signed = await audit.commitSessionAudit({
+        commitment: c,
+        workflowId,
+        runId: wf.workflowInfo().runId,
+        checkpoint,
+      });
+      return { ...signed, audit: status };
+    } catch (err) {
+      const fault = `commitment could not be stored: ${failureMessage(err)}`;
+      wf.log.error('audit commitment failed', { sessionId: this.sessionId, fault });
+      return { keyId: null, signature: null, audit: { ...status, fault: status.fault ?? fault } };
+    }
+  }
+}

@@ -1,0 +1,261 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import { z } from 'zod';
+import { ElevationRequest } from '../../domain/elevation.js';
+import { ErrorType, hvError } from '../../domain/errors.js';
+import type { KillSwitchNotice } from '../../domain/kill-switch.js';
+import type { Vouch } from '../../domain/liability.js';
+import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
+import { RecordSagaEventInput, StartSagaInput } from '../../domain/saga-types.js';
+import * as model from '../../domain/session/index.js';
+import {
+  AcquireLockInput,
+  ActivateSessionInput,
+  ApproveJoinInput,
+  AuthorizeInput,
+  DeleteStateInput,
+  JoinSessionInput,
+  KillAgentInput,
+  LeaveSessionInput,
+  ListStateInput,
+  QuarantineInput,
+  ReadStateInput,
+  ReleaseLockInput,
+  ReleaseQuarantineInput,
+  RestoreInput,
+  RevokeElevationInput,
+  SetPermissionsInput,
+  SnapshotInput,
+  TerminateSessionInput,
+  VouchInput,
+  WriteStateInput,
+  type JoinResult,
+  type JoinStanding,
+  type Quarantine,
+  type SessionCommitment,
+  type SessionData,
+} from '../../domain/session-types.js';
+import { parseInput } from '../../domain/validation.js';
+import { killSwitch, liability } from '../activity-proxies.js';
+import * as msg from '../messages.js';
+import { sagaWorkflow } from '../saga.js';
+import { guard } from './errors.js';
+import {
+  reducerUpdate,
+  registerSignal,
+  registerUpdate,
+  type AuditGate,
+  type SignalSpec,
+  type UpdateSpec,
+} from './register.js';
+import type { SessionRun } from './run.js';
+
+/** Join reads the identity's standing (liability ledger, kill switch) first; a refusal on standing is recorded. */
+const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, JoinStanding> => ({
+  def: msg.joinSessionUpdate,
+  schema: JoinSessionInput,
+  what: 'join',
+  gate: 'gated',
+  dryRun: (d, i, c) => model.joinSession(d, i, c),
+  prepare: async (i) => {
+    const admission = await killSwitch.admitAgent({ agentDid: i.agentDid, sessionId: run.data.sessionId });
+    return { ...admission.standing, killSwitch: admission.killSwitch };
+  },
+  handle: (i, standing) => {
+    try {
+      const out = guard(() => model.joinSession(run.data, i, run.ctx(), standing));
+      run.apply(out);
+      return out.result;
+    } catch (err) {
+      const denied =
+        err instanceof wf.ApplicationFailure && model.joinDeniedEvent(err.type ?? '', i.agentDid, standing);
+      if (denied) run.record([denied]);
+      throw err;
+    }
+  },
+});
+
+/**
+ * The identity's kill switch tripped (deny rate or operator) or was lifted: record it, flag the commitment, and kill
+ * the agent here. The notice's kill id follows from the chain position after its entry, so the two apply in order.
+ */
+const killSwitchNotice = (run: SessionRun): SignalSpec<z.ZodType<KillSwitchNotice>> => ({
+  def: msg.killSwitchNoticeSignal,
+  schema: z.custom<KillSwitchNotice>(),
+  what: 'kill switch notice',
+  reducer: (d, notice) => {
+    run.apply(model.killSwitchNoticeChange(d, notice));
+    return model.killSwitchKill(run.data, notice, run.ctx());
+  },
+});
+
+/** Quarantine also enters the agent's ledger (once: only when it was not already quarantined). */
+const quarantine = (run: SessionRun): UpdateSpec<typeof QuarantineInput, Quarantine> => ({
+  def: msg.quarantineAgentUpdate,
+  schema: QuarantineInput,
+  what: 'quarantine',
+  gate: 'open',
+  dryRun: model.quarantineAgent,
+  handle: async (i) => {
+    const out = guard(() => model.quarantineAgent(run.data, i, run.ctx()));
+    run.apply(out);
+    if (out.events.length > 0)
+      await liability.appendLedgerEntry({
+        key: `${run.data.sessionId}/quarantine/${out.result.quarantineId}`,
+        agentDid: out.result.agentDid,
+        entryType: 'quarantine_entered',
+        sessionId: run.data.sessionId,
+        details: { reason: out.result.reason, untilMs: out.result.untilMs, onTimeout: out.result.onTimeout },
+      });
+    return out.result;
+  },
+});
+
+/** A vouch's bond is also written to the liability ledger before the update answers. */
+const vouch = (run: SessionRun): UpdateSpec<typeof VouchInput, Vouch> => ({
+  def: msg.vouchUpdate,
+  schema: VouchInput,
+  what: 'vouch',
+  gate: 'gated',
+  dryRun: model.vouchFor,
+  handle: async (i) => {
+    const out = guard(() => model.vouchFor(run.data, i, run.ctx()));
+    run.apply(out);
+    await liability.recordVouch({ vouch: out.result });
+    return out.result;
+  },
+});
+
+/** A kill answers once the agent's in-flight saga steps are handed off (when the session has sagas running). */
+const requestKill = (run: SessionRun): UpdateSpec<typeof KillAgentInput, model.KillResult> => ({
+  def: msg.requestKillUpdate,
+  schema: KillAgentInput,
+  what: 'kill',
+  gate: 'open',
+  dryRun: model.killAgent,
+  handle: async (i) => {
+    const out = guard(() => model.killAgent(run.data, i, run.ctx()));
+    const { handOffResults, activeSagas } = run.followUps;
+    const { killId } = out.result;
+    const handsOff = out.result.applied && activeSagas.size > 0;
+    if (handsOff) handOffResults.set(killId, null);
+    run.apply(out);
+    if (!handsOff) return out.result;
+    await wf.condition(() => handOffResults.get(killId) != null);
+    const steps = handOffResults.get(killId)!;
+    handOffResults.delete(killId);
+    return { ...out.result, steps };
+  },
+});
+
+/** Terminate answers with the commitment as stored (and signed): the caller can verify the chain at once. */
+const terminate = (run: SessionRun): UpdateSpec<typeof TerminateSessionInput, SessionCommitment> => ({
+  def: msg.terminateSessionUpdate,
+  schema: TerminateSessionInput,
+  what: 'termination',
+  gate: 'open',
+  dryRun: model.beginTermination,
+  handle: async (i) => {
+    guard(() => run.close(i));
+    await wf.condition(() => run.committed);
+    return run.commitment!;
+  },
+});
+
+/** Sagas report their steps here, so they land in this session's chain like every other governance event. */
+const recordSagaEvent = (run: SessionRun): SignalSpec<typeof RecordSagaEventInput> => ({
+  def: msg.recordSagaEventSignal,
+  schema: RecordSagaEventInput,
+  what: 'saga event',
+  reducer: (d, e) => {
+    const { activeSagas } = run.followUps;
+    if (e.kind === 'saga_started') activeSagas.add(e.sagaId);
+    if (model.SAGA_END_KINDS.includes(e.kind)) activeSagas.delete(e.sagaId);
+    return { data: d, events: [model.sagaEventEntry(e)] };
+  },
+});
+
+/** A saga of this session runs as a child workflow, abandoned on close so continue-as-new does not end it. */
+const startSaga = (run: SessionRun): UpdateSpec<typeof StartSagaInput, { sagaId: string; workflowId: string }> => ({
+  def: msg.startSagaUpdate,
+  schema: StartSagaInput,
+  what: 'saga start',
+  gate: 'gated',
+  dryRun: model.checkSagaStart,
+  handle: async (input) => {
+    const i = guard(() => model.checkSagaStart(run.data, input));
+    const sagaId = i.sagaId ?? i.parsed.saga_id ?? wf.uuid4();
+    const workflowId = msg.sagaWorkflowId(sagaId);
+    try {
+      await wf.startChild(sagaWorkflow, {
+        workflowId,
+        args: [{ sagaId, definition: i.definition as SagaDefinitionInput, options: i.options ?? {} }],
+        parentClosePolicy: 'ABANDON',
+        staticSummary: `saga ${i.parsed.name} of session ${run.data.sessionId}`,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw hvError(ErrorType.InvalidInput, `saga id ${sagaId} is already used`, { sagaId });
+      throw err;
+    }
+    run.record([{ kind: 'saga_launched', agentDid: null, payload: { sagaId, workflowId, name: i.parsed.name } }]);
+    return { sagaId, workflowId };
+  },
+});
+
+/**
+ * The session's handler table, in registration order. Every update and signal goes through `registerUpdate` or
+ * `registerSignal`; the audit gate of each update is stated here (`AuditGate` says why some are open).
+ */
+export function registerHandlers(run: SessionRun): void {
+  const update = <S extends z.ZodType, R>(
+    def: UpdateSpec<S, R>['def'],
+    schema: S,
+    what: string,
+    gate: AuditGate,
+    reducer: (d: SessionData, i: z.output<S>, c: model.OpContext) => model.OpResult<R>,
+  ) => registerUpdate(run, reducerUpdate(run, def, schema, what, gate, reducer));
+  const signal = <S extends z.ZodType>(
+    def: SignalSpec<S>['def'],
+    schema: S,
+    what: string,
+    reducer: SignalSpec<S>['reducer'],
+  ) => registerSignal(run, { def, schema, what, reducer });
+
+  registerUpdate(run, join(run));
+  registerSignal(run, killSwitchNotice(run));
+  registerUpdate(run, quarantine(run));
+  update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', 'gated', model.releaseQuarantine);
+  registerUpdate(run, vouch(run));
+  update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', 'gated', model.approveJoin);
+  update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', 'gated', model.leaveSession);
+  update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', 'gated', (d, i) => model.activateSession(d, i));
+  update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', 'gated', model.authorizeAction);
+  update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', 'gated', model.elevateAgent);
+  signal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent);
+  update(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', 'gated', model.revokeElevation);
+  signal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation);
+  registerUpdate(run, requestKill(run));
+  signal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
+  update(msg.writeStateUpdate, WriteStateInput, 'state write', 'gated', model.writeSharedState);
+  update(msg.readStateUpdate, ReadStateInput, 'state read', 'open', (d, i) => model.readSharedState(d, i));
+  update(msg.deleteStateUpdate, DeleteStateInput, 'state delete', 'gated', model.deleteSharedState);
+  update(msg.setStatePermissionsUpdate, SetPermissionsInput, 'permission change', 'gated', model.setStatePermissions);
+  update(msg.snapshotStateUpdate, SnapshotInput, 'snapshot', 'gated', model.snapshotSharedState);
+  update(msg.restoreStateUpdate, RestoreInput, 'restore', 'gated', model.restoreSharedState);
+  update(msg.acquireLockUpdate, AcquireLockInput, 'lock request', 'gated', model.acquireLock);
+  update(msg.releaseLockUpdate, ReleaseLockInput, 'lock release', 'gated', model.releaseSessionLock);
+  registerUpdate(run, terminate(run));
+  registerSignal(run, recordSagaEvent(run));
+  registerUpdate(run, startSaga(run));
+
+  wf.setHandler(msg.getSessionStateQuery, () => {
+    const { runId, historyLength } = wf.workflowInfo();
+    return model.sessionView(run.data, run.audit.status(), { runId, historyLength }, Date.now());
+  });
+  wf.setHandler(msg.listStateQuery, (raw) =>
+    model.listSharedState(run.data, parseInput(ListStateInput, raw, 'list request')),
+  );
+  wf.setHandler(msg.getLocksQuery, (filter) => model.sessionLocks(run.data, filter ?? {}));
+  wf.setHandler(msg.getAuditTailQuery, (args) => run.audit.tail(args?.limit));
+}

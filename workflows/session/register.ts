@@ -1,0 +1,112 @@
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { OpContext, OpResult } from '../../domain/session/index.js';
+import * as model from '../../domain/session/index.js';
+import type { SessionData } from '../../domain/session-types.js';
+import { parseInput } from '../../domain/validation.js';
+import { guard } from './errors.js';
+import type { SessionRun } from './run.js';
+
+/**
+ * Whether an update waits for the audit store. `gated`: refused (before it reaches history) while the outbox is full
+ * or frozen, because its entries could not be persisted. `open`: accepted anyway — reads record nothing, and the
+ * controls that contain an agent (kill, quarantine) or end the session (terminate) must work even when the database
+ * is down; their entries wait in the outbox like any other.
+ */
+export type AuditGate = 'gated' | 'open';
+
+/** One update of the session: how its input is parsed, whether it waits for the audit store, and what it does. */
+export interface UpdateSpec<S extends z.ZodType, R, P = undefined> {
+  def: UpdateDefinition<R, [z.input<S>]>;
+  schema: S;
+  /** Names the input in error messages ("invalid <what>: …"). */
+  what: string;
+  gate: AuditGate;
+  /** The verdict without the effect, run by the validator on the state the handler will see. */
+  dryRun: (data: SessionData, input: z.output<S>, ctx: OpContext) => unknown;
+  /** Reads the handler needs from outside the session (through an activity) before the state is touched. */
+  prepare?: (input: z.output<S>) => Promise<P>;
+  /** The effect, after the session's expiries are swept (see {@link reducerUpdate} for the common case). */
+  handle: (input: z.output<S>, prepared: P) => R | Promise<R>;
+}
+
+/** One signal of the session: signals cannot be rejected, so invalid ones are recorded as rejected and dropped. */
+export interface SignalSpec<S extends z.ZodType> {
+  def: SignalDefinition<[z.input<S>]>;
+  schema: S;
+  what: string;
+  reducer: (data: SessionData, input: z.output<S>, ctx: OpContext) => model.Change;
+}
+
+type Reducer<S extends z.ZodType, R> = (data: SessionData, input: z.output<S>, ctx: OpContext) => OpResult<R>;
+
+/** The common update: the validator dry-runs the reducer; the handler applies it and answers with its result. */
+export function reducerUpdate<S extends z.ZodType, R>(
+  run: SessionRun,
+  def: UpdateDefinition<R, [z.input<S>]>,
+  schema: S,
+  what: string,
+  gate: AuditGate,
+  reducer: Reducer<S, R>,
+): UpdateSpec<S, R> {
+  return {
+    def,
+    schema,
+    what,
+    gate,
+    dryRun: reducer,
+    handle: (input: z.output<S>) => {
+      const out = guard(() => reducer(run.data, input, run.ctx()));
+      run.apply(out);
+      return out.result;
+    },
+  };
+}
+
+/**
+ * Registers an update. The validator parses the input, checks the audit gate and dry-runs the operation on the swept
+ * state, so a request that would fail is rejected before it is written to history, and the handler that follows (same
+ * state, same activation) cannot fail differently.
+ */
+export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec: UpdateSpec<S, R, P>): void {
+  const { prepare } = spec;
+  wf.setHandler(
+    spec.def,
+    prepare
+      ? async (raw) => {
+          const input = parseInput(spec.schema, raw, spec.what);
+          const prepared = await prepare(input);
+          run.sweep();
+          return spec.handle(input, prepared);
+        }
+      : (raw) => {
+          const input = parseInput(spec.schema, raw, spec.what);
+          run.sweep();
+          return spec.handle(input, undefined as P);
+        },
+    {
+      validator: (raw) => {
+        if (spec.gate === 'gated') run.audit.assertAvailable();
+        void spec.dryRun(
+          model.expireTimers(run.data, Date.now()).data,
+          parseInput(spec.schema, raw, spec.what),
+          run.dryCtx(),
+        );
+      },
+    },
+  );
+}
+
+/** Registers a signal: valid ones are applied like their update variant, invalid ones leave a `_rejected` entry. */
+export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: SignalSpec<S>): void {
+  wf.setHandler(spec.def, (raw) => {
+    try {
+      run.sweep();
+      run.apply(spec.reducer(run.data, parseInput(spec.schema, raw, spec.what), run.ctx()));
+    } catch (err) {
+      wf.log.warn(`ignored ${spec.what} signal`, { error: (err as Error).message });
+      run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
+    }
+  });
+}

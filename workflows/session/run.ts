@@ -1,0 +1,120 @@
+import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
+import { appendEntry, type ChainedEntry } from '../../domain/audit-chain.js';
+import * as model from '../../domain/session/index.js';
+import {
+  CreateSessionInput,
+  type SessionCommitment,
+  type SessionData,
+  type SessionEvent,
+  type TerminateSessionInput,
+} from '../../domain/session-types.js';
+import { parseInput } from '../../domain/validation.js';
+import * as msg from '../messages.js';
+import { AuditTrail, type AuditOutbox } from './audit-outbox.js';
+import { FollowUps } from './follow-ups.js';
+
+/** Start arguments: a new session, or the state carried over by continue-as-new. */
+export type SessionWorkflowInput = CreateSessionInput & {
+  carried?: SessionData;
+  recent?: ChainedEntry[];
+  audit?: AuditOutbox;
+  /** Follow-ups decided by recorded events but not yet carried out. */
+  followUps?: model.FollowUp[];
+  activeSagas?: string[];
+};
+
+/**
+ * One run of a session workflow: the governance state (changed only by the reducers of `domain/session/`), its
+ * audit trail and its follow-ups. Every change goes through {@link apply}, which records its events in the chain.
+ */
+export class SessionRun {
+  data: SessionData;
+  readonly audit: AuditTrail;
+  readonly followUps: FollowUps;
+  commitment: SessionCommitment | undefined;
+  /** The commitment is stored (and signed): the terminate update may answer. */
+  committed = false;
+  /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
+  handingOver = false;
+  private readonly info = wf.workflowInfo();
+
+  constructor(input: SessionWorkflowInput) {
+    this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
+    this.audit = new AuditTrail(this.data.sessionId, input);
+    this.followUps = new FollowUps(input);
+  }
+
+  /** Workflow time and the workflow's own id source. */
+  ctx(): model.OpContext {
+    return { nowMs: Date.now(), newId: () => wf.uuid4() };
+  }
+
+  /** For validators: they must not consume the workflow's random sequence, so their ids are thrown away. */
+  dryCtx(): model.OpContext {
+    return { nowMs: Date.now(), newId: () => 'dry-run' };
+  }
+
+  /** Takes a reducer's new state and records its events. */
+  apply(change: model.Change): void {
+    this.data = change.data;
+    this.record(change.events);
+  }
+
+  /** Applies expiries that are due (elevations, locks, quarantines) before anything reads them. */
+  sweep(): void {
+    this.apply(model.expireTimers(this.data, Date.now()));
+  }
+
+  /** Chains each event into the audit trail and queues what it calls for (follow-ups, the identity's tally). */
+  record(events: SessionEvent[]): void {
+    for (const e of events) {
+      if (!this.data.config.enableAudit && model.isRoutineAllow(e)) continue;
+      const { head, chained } = appendEntry(this.data.chain, {
+        sessionId: this.data.sessionId,
+        kind: e.kind,
+        agentDid: e.agentDid,
+        payload: e.payload,
+        recordedAtMs: Date.now(),
+        workflowId: this.info.workflowId,
+        runId: this.info.runId,
+      });
+      this.data = { ...this.data, chain: head };
+      this.audit.push(chained);
+      const sagasRunning = this.followUps.activeSagas.size > 0;
+      this.followUps.queue.push(...model.followUpsOf(this.data, e, sagasRunning, Date.now()));
+      if (e.kind === 'decision' && e.agentDid) this.tellAgent(e.agentDid, e, head.seq);
+    }
+    this.audit.trim();
+  }
+
+  /**
+   * Every decision reaches the agent's identity workflow, which keeps the deny-rate window across all its sessions.
+   * Fire and forget: a missing agent workflow (anonymous identity, older session) changes nothing here.
+   */
+  private tellAgent(agentDid: string, e: SessionEvent, seq: number): void {
+    const allowed = (e.payload as { allowed?: boolean }).allowed === true;
+    wf.getExternalWorkflowHandle(msg.agentWorkflowId(agentDid))
+      .signal(msg.recordDecisionSignal, {
+        kind: allowed ? 'allow' : 'deny',
+        sessionId: this.data.sessionId,
+        decisionId: `${this.data.sessionId}#${seq}`,
+      })
+      .catch(() => undefined);
+  }
+
+  /** Ends the session: release everything, record the last entries, then commit to the chain head. */
+  close(input: z.output<typeof TerminateSessionInput>): SessionCommitment {
+    this.apply(model.beginTermination(this.data, input, this.ctx()));
+    this.record([{ kind: 'session_archived', agentDid: null, payload: { reason: input.reason } }]);
+    const archived = model.archiveSession(this.data);
+    this.data = archived.data;
+    this.commitment = archived.commitment;
+    return archived.commitment;
+  }
+
+  /** The workflow id and run id hashed into every entry. */
+  get workflowId(): string {
+    return this.info.workflowId;
+  }
+}

@@ -1,0 +1,126 @@
+import * as wf from '@temporalio/workflow';
+import { HvAgentIds, HvSessionId, HvSessionState } from '../../domain/search-attributes.js';
+import * as model from '../../domain/session/index.js';
+import type { SessionCommitment, SessionData } from '../../domain/session-types.js';
+import { liability } from '../activity-proxies.js';
+import { RECENT_CARRIED } from './audit-outbox.js';
+import { registerHandlers } from './handlers.js';
+import { SessionRun, type SessionWorkflowInput } from './run.js';
+
+export type { SessionWorkflowInput };
+
+/** How long continue-as-new waits for a batch in flight to land before it hands over without it. */
+const FLUSH_WAIT_BEFORE_CAN = '30 seconds';
+
+/**
+ * One long-running workflow per shared session (docs/DESIGN.md §3.1). All governance state lives in one JSON object,
+ * changed only through the reducers of `domain/session/`; the handler table is in `handlers.ts`. This function owns
+ * the run's life: the first entry, the audit and follow-up loops, the expiry timer, continue-as-new, and the close.
+ */
+export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionCommitment> {
+  const run = new SessionRun(input);
+  // First, before any handler exists: registering a handler runs the messages buffered for it on the spot, and their
+  // entries must follow the session's first entry.
+  if (!input.carried)
+    run.record([{ kind: 'session_created', agentDid: run.data.creatorDid, payload: { config: run.data.config } }]);
+  void run.audit.persist(
+    () => run.data.config.enableBlockchainCommitment,
+    () => run.handingOver,
+  );
+  void run.followUps.run(run);
+  // Every handler is registered before the first await, so messages delivered with the first task find them.
+  registerHandlers(run);
+
+  const publishSearchAttributes = searchAttributePublisher();
+  const archived = (): boolean => run.data.state === 'archived';
+  while (!archived()) {
+    publishSearchAttributes(run.data);
+    await sleepUntilSomethingChanges(run.data, () => run.data);
+    if (archived()) break;
+    run.sweep();
+    if (Date.now() >= run.data.deadlineMs) {
+      run.close({ reason: 'session_timeout' });
+      break;
+    }
+    if (wf.workflowInfo().continueAsNewSuggested) return await continueAsNew(run);
+  }
+  publishSearchAttributes(run.data);
+  return await finish(run);
+}
+
+/**
+ * One timer at a time, for the earliest expiry. Wakes early only when that expiry moved earlier, the state or the
+ * membership changed (search attributes), or Temporal suggests continue-as-new.
+ */
+async function sleepUntilSomethingChanges(atSleep: SessionData, current: () => SessionData): Promise<void> {
+  const timerAt = model.nextDeadline(atSleep);
+  const stateAtSleep = atSleep.state;
+  const participantsAtSleep = Object.keys(atSleep.participants).length;
+  await wf.condition(
+    () =>
+      current().state !== stateAtSleep ||
+      Object.keys(current().participants).length !== participantsAtSleep ||
+      model.nextDeadline(current()) < timerAt ||
+      wf.workflowInfo().continueAsNewSuggested,
+    Math.max(1, timerAt - Date.now()),
+  );
+}
+
+/** Publishes the session's search attributes when the state or the membership changed since the last time. */
+function searchAttributePublisher(): (data: SessionData) => void {
+  let published = '';
+  return (data) => {
+    const agentIds = Object.keys(data.participants).sort();
+    const key = `${data.state}|${agentIds.join(',')}`;
+    if (key === published) return;
+    published = key;
+    wf.upsertSearchAttributes([
+      { key: HvSessionId, value: data.sessionId },
+      { key: HvSessionState, value: data.state },
+      { key: HvAgentIds, value: agentIds },
+    ]);
+  };
+}
+
+/** Hands the run over to a new one with the whole state, the unpersisted entries and the pending follow-ups. */
+async function continueAsNew(run: SessionRun): Promise<never> {
+  // A flush completing while this run closes would make the server reject the continue-as-new (UnhandledCommand)
+  // and fail the updates in flight. Let it land first; during a database outage, go on without it after a while.
+  // A kill update waiting for its hand-off keeps follow-ups running (see FollowUps.run), so handlers can finish.
+  run.handingOver = true;
+  await wf.condition(
+    () => wf.allHandlersFinished() && !run.audit.flushing && !run.followUps.running,
+    FLUSH_WAIT_BEFORE_CAN,
+  );
+  await wf.condition(wf.allHandlersFinished);
+  const { data, audit, followUps } = run;
+  return await wf.continueAsNew<typeof sessionWorkflow>({
+    sessionId: data.sessionId,
+    creatorDid: data.creatorDid,
+    config: data.config,
+    carried: data,
+    recent: audit.recent.slice(-RECENT_CARRIED),
+    // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
+    audit: audit.outbox,
+    followUps: followUps.queue,
+    activeSagas: [...followUps.activeSagas],
+  });
+}
+
+/** After the close: slashes land, the chain becomes durable, then the commitment is stored and the bonds released. */
+async function finish(run: SessionRun): Promise<SessionCommitment> {
+  // Decided slashes land first (their entries belong in the chain), then every link is durable before the commitment
+  // is: a verifier never sees a commitment ahead of its chain.
+  await wf.condition(() => run.followUps.queue.length === 0);
+  await wf.condition(() => run.audit.drained());
+  const closing = run.commitment!;
+  run.commitment = {
+    ...closing,
+    ...(await run.audit.commit(closing, run.workflowId, run.data.config.enableBlockchainCommitment)),
+  };
+  // Bonds are session-scoped: they end with it.
+  await liability.releaseSessionBonds({ sessionId: run.data.sessionId, nowMs: Date.now() });
+  run.committed = true;
+  await wf.condition(wf.allHandlersFinished);
+  return run.commitment;
+}
