@@ -166,6 +166,25 @@ export class ChainVerifier {
           true,
         );
     }
+    this.reportAnchorProblems(checked);
+    const warnings = this.warnings(checked);
+    const problems = [...this.problems].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+    return {
+      sessionId: this.sessionId,
+      ok: problems.length === 0,
+      entries: this.count,
+      lastSeq: this.lastSeq,
+      head: this.head,
+      purgedPayloads: this.purged,
+      anchors: checked,
+      firstBad: problems[0] ?? null,
+      problems,
+      warnings,
+    };
+  }
+
+  /** Truncation, rewrites, appends after the commitment, and anchors that disagree, as the anchors show them. */
+  private reportAnchorProblems(checked: Array<Anchor & { matches: boolean }>): void {
     const trusted = checked.filter((a) => a.signature !== 'invalid').sort((a, b) => a.size - b.size);
     const longest = trusted.at(-1);
     if (longest && this.lastSeq < longest.size) {
@@ -218,7 +237,9 @@ export class ChainVerifier {
         },
         true,
       );
+  }
 
+  private warnings(checked: Array<Anchor & { matches: boolean }>): string[] {
     const warnings: string[] = [];
     if (checked.length === 0)
       warnings.push('no commitment or checkpoint anchors the head: truncation and a recomputed rewrite cannot be seen');
@@ -226,20 +247,7 @@ export class ChainVerifier {
       warnings.push('no anchor signature was verified (no trusted public key, or the anchors are unsigned)');
     if (this.purged > 0) warnings.push(`${this.purged} payloads were purged by retention; their hashes still verify`);
     if (this.omitted > 0) warnings.push(`${this.omitted} further problems were not listed`);
-
-    const problems = [...this.problems].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
-    return {
-      sessionId: this.sessionId,
-      ok: problems.length === 0,
-      entries: this.count,
-      lastSeq: this.lastSeq,
-      head: this.head,
-      purgedPayloads: this.purged,
-      anchors: checked,
-      firstBad: problems[0] ?? null,
-      problems,
-      warnings,
-    };
+    return warnings;
   }
 
   private anchorMatches(anchor: Anchor): boolean {

@@ -67,10 +67,8 @@ export function stepActivity(
   });
 }
 
-/** Joint liability in Postgres: standing at join, bonds, slashes, attributions. Bad input is never retried. */
-export const liability = wf.proxyActivities<
-  Pick<Activities, 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault' | 'appendLedgerEntry'>
->({
+/** Postgres bookkeeping the session and identity workflows wait for: retried until the database is back; bad input never. */
+const ledgerOptions: wf.ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: {
     initialInterval: '500ms',
@@ -78,15 +76,13 @@ export const liability = wf.proxyActivities<
     maximumInterval: '30s',
     nonRetryableErrorTypes: [ErrorType.InvalidInput],
   },
-});
+};
+
+/** Joint liability in Postgres: standing at join, bonds, slashes, attributions. */
+export const liability =
+  wf.proxyActivities<
+    Pick<Activities, 'recordVouch' | 'releaseSessionBonds' | 'slashAgent' | 'attributeSagaFault' | 'appendLedgerEntry'>
+  >(ledgerOptions);
 
 /** Kill-switch admission and the durable block mirror. */
-export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>({
-  startToCloseTimeout: '30s',
-  retry: {
-    initialInterval: '500ms',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: [ErrorType.InvalidInput],
-  },
-});
+export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>(ledgerOptions);

@@ -21,8 +21,14 @@ import {
   setAcl,
   vfsSummary,
   writeFile,
+  type DeleteFileResult,
   type VfsEvent,
+  type VfsState,
+  type WriteFileResult,
 } from '../vfs.js';
+import type { ConsistencyMode } from '../session-config.js';
+
+type VfsOutcome<R> = { state: VfsState; result: R; events: VfsEvent[] };
 import { assertState, event, OPEN_STATES, type OpContext, type Parsed } from './context.js';
 import { effectiveRingOf, requireActive } from './participants.js';
 
@@ -43,12 +49,19 @@ function requireWriter(data: SessionData, agentDid: string, nowMs: number): void
 const vfsEvents = (events: VfsEvent[]): SessionEvent[] =>
   events.map(({ kind, agentDid, ...payload }) => event(kind, agentDid, payload));
 
-/** Writes a file of the session's shared state (under the session's consistency mode). */
-export function writeSharedState(data: SessionData, input: Parsed<typeof WriteStateInput>, ctx: OpContext) {
-  requireWriter(data, input.agentDid, ctx.nowMs);
-  const out = writeFile(data.vfs, { ...input, mode: data.config.consistencyMode, nowMs: ctx.nowMs });
-  return { data: { ...data, vfs: out.state }, result: out.result, events: vfsEvents(out.events) };
+/** A file change by a writer, under the session's consistency mode (write and delete). */
+function changeFile<I extends { agentDid: string }, R>(
+  change: (vfs: VfsState, args: I & { mode: ConsistencyMode; nowMs: number }) => VfsOutcome<R>,
+) {
+  return (data: SessionData, input: I, ctx: OpContext) => {
+    requireWriter(data, input.agentDid, ctx.nowMs);
+    const out = change(data.vfs, { ...input, mode: data.config.consistencyMode, nowMs: ctx.nowMs });
+    return { data: { ...data, vfs: out.state }, result: out.result, events: vfsEvents(out.events) };
+  };
 }
+
+/** Writes a file of the session's shared state. */
+export const writeSharedState = changeFile<Parsed<typeof WriteStateInput>, WriteFileResult>(writeFile);
 
 /** Reads a file; any active participant may, subject to the file's ACL. */
 export function readSharedState(data: SessionData, input: Parsed<typeof ReadStateInput>) {
@@ -57,12 +70,8 @@ export function readSharedState(data: SessionData, input: Parsed<typeof ReadStat
   return { data: { ...data, vfs: out.state }, result: out.result, events: [] as SessionEvent[] };
 }
 
-/** Deletes a file (under the session's consistency mode). */
-export function deleteSharedState(data: SessionData, input: Parsed<typeof DeleteStateInput>, ctx: OpContext) {
-  requireWriter(data, input.agentDid, ctx.nowMs);
-  const out = deleteFile(data.vfs, { ...input, mode: data.config.consistencyMode, nowMs: ctx.nowMs });
-  return { data: { ...data, vfs: out.state }, result: out.result, events: vfsEvents(out.events) };
-}
+/** Deletes a file of the session's shared state. */
+export const deleteSharedState = changeFile<Parsed<typeof DeleteStateInput>, DeleteFileResult>(deleteFile);
 
 /** Lists the files an active participant may see (a query: no state change). */
 export function listSharedState(data: SessionData, input: Parsed<typeof ListStateInput>) {
