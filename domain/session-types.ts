@@ -13,7 +13,8 @@ import type { Ring } from './rings.js';
 import { SessionConfig } from './session-config.js';
 import type { VfsState } from './vfs.js';
 
-export const SessionState = z.enum(['created', 'handshaking', 'active', 'terminating', 'archived']);
+/** A session is handshaking from its first moment (agents join), active once activated, then terminating → archived. */
+export const SessionState = z.enum(['handshaking', 'active', 'terminating', 'archived']);
 export type SessionState = z.infer<typeof SessionState>;
 
 export const KillReason = z.enum([

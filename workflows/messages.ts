@@ -46,11 +46,6 @@ export const sessionWorkflowId = (sessionId: string): string => `session:${sessi
 export const sagaWorkflowId = (sagaId: string): string => `saga:${sagaId}`;
 export const agentWorkflowId = (did: string): string => `agent:${did}`;
 
-/** Shared-state results are the VFS's own types: one definition for the domain, the workflow and the client. */
-export type StateWriteResult = WriteFileResult;
-export type StateReadResult = ReadFileResult;
-export type StateEntry = VfsListEntry;
-
 // Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
 export const joinSessionUpdate = defineUpdate<JoinResult, [JoinSessionInput]>('joinSession');
 export const approveJoinUpdate = defineUpdate<{ approvals: string[] }, [ApproveJoinInput]>('approveJoin');
@@ -72,8 +67,8 @@ export const killAgentSignal = defineSignal<[KillAgentInput]>('killAgent');
 export const requestKillUpdate = defineUpdate<KillResult, [KillAgentInput]>('requestKill');
 
 // Shared state (VFS).
-export const writeStateUpdate = defineUpdate<StateWriteResult, [WriteStateInput]>('writeState');
-export const readStateUpdate = defineUpdate<StateReadResult, [ReadStateInput]>('readState');
+export const writeStateUpdate = defineUpdate<WriteFileResult, [WriteStateInput]>('writeState');
+export const readStateUpdate = defineUpdate<ReadFileResult, [ReadStateInput]>('readState');
 export const deleteStateUpdate = defineUpdate<{ path: string; version: number }, [DeleteStateInput]>('deleteState');
 export const setStatePermissionsUpdate = defineUpdate<{ path: string; agents: string[] | null }, [SetPermissionsInput]>(
   'setStatePermissions',
@@ -116,6 +111,6 @@ export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recor
 export const startSagaUpdate = defineUpdate<{ sagaId: string; workflowId: string }, [StartSagaInput]>('startSaga');
 
 export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
-export const listStateQuery = defineQuery<StateEntry[], [ListStateInput]>('listState');
+export const listStateQuery = defineQuery<VfsListEntry[], [ListStateInput]>('listState');
 export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
 export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');

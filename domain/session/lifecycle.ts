@@ -20,7 +20,7 @@ export function createSessionData(input: Parsed<typeof CreateSessionInput>, nowM
     sessionId: input.sessionId,
     creatorDid: input.creatorDid,
     config: input.config,
-    // The reference goes created → handshaking inside createSession; `created` is never observable there either.
+    // The reference passes through a `created` state inside createSession that nothing can observe; we start here.
     state: 'handshaking',
     createdAtMs: nowMs,
     deadlineMs: nowMs + input.config.maxDurationSeconds * 1000,
@@ -41,7 +41,6 @@ export function createSessionData(input: Parsed<typeof CreateSessionInput>, nowM
 }
 
 const TRANSITIONS: Record<SessionState, SessionState[]> = {
-  created: ['handshaking'],
   handshaking: ['active', 'terminating'],
   active: ['terminating'],
   terminating: ['archived'],
