@@ -431,22 +431,21 @@ function shortestCycleThrough(start: number, members: ReadonlySet<number>, edges
 
 const quoted = (ids: readonly string[]) => ids.map((id) => `"${id}"`).join(', ');
 
-/** Every cross-step problem the view shows, in a deterministic order. */
-function semanticIssues(view: DefinitionView): PathIssue[] {
-  const issues: PathIssue[] = [];
-  const { steps, groups } = view;
-
-  // Step ids: the first occurrence owns the id, later ones are reported.
+/** Step ids: the first occurrence owns the id, later ones are reported. Returns the owner of each id. */
+function stepIdIssues(steps: StepView[], issues: PathIssue[]): Map<string, number> {
   const stepIndex = new Map<string, number>();
   steps.forEach((step, i) => {
     if (!step.id) return;
     if (stepIndex.has(step.id)) issues.push({ path: ['steps', i, 'id'], message: `duplicate step id "${step.id}"` });
     else stepIndex.set(step.id, i);
   });
+  return stepIndex;
+}
 
-  // Dependencies: known targets, no self dependency.
+/** Dependencies: known targets, no self dependency. Returns how many steps depend on themselves. */
+function dependencyIssues(view: DefinitionView, stepIndex: Map<string, number>, issues: PathIssue[]): number {
   let selfDependencies = 0;
-  steps.forEach((step, i) => {
+  view.steps.forEach((step, i) => {
     let selfReported = false;
     for (const dep of step.dependsOn) {
       if (dep.id === step.id) {
@@ -460,12 +459,20 @@ function semanticIssues(view: DefinitionView): PathIssue[] {
       }
     }
   });
+  return selfDependencies;
+}
 
-  // Dependency cycles among the owners of each id. Oversized inputs are already rejected by the schema.
-  const graphChecks = steps.length <= SAGA_LIMITS.maxSteps;
+/** The dependency graph among the owners of each id: node n is the step at `owners[n]`. */
+interface StepGraph {
+  owners: number[];
+  edges: number[][];
+  nameOf: (node: number) => string;
+}
+
+function stepGraph(steps: StepView[], stepIndex: Map<string, number>): StepGraph {
   const owners = [...stepIndex.values()];
   const nodeOf = new Map(owners.map((stepI, node) => [steps[stepI]!.id!, node]));
-  const stepEdges = owners.map((stepI) => {
+  const edges = owners.map((stepI) => {
     const step = steps[stepI]!;
     const targets = new Set<number>();
     for (const dep of step.dependsOn) {
@@ -474,22 +481,32 @@ function semanticIssues(view: DefinitionView): PathIssue[] {
     }
     return [...targets];
   });
-  const nameOf = (node: number) => steps[owners[node]!]!.id!;
-  const stepCycles = graphChecks ? findCycles(stepEdges) : [];
-  for (const cycle of stepCycles) {
-    const names = cycle.path.map(nameOf);
-    const others = cycle.members.filter((node) => !cycle.path.includes(node)).map(nameOf);
+  return { owners, edges, nameOf: (node) => steps[owners[node]!]!.id! };
+}
+
+/** Dependency cycles among steps; returns how many there are. */
+function stepCycleIssues(graph: StepGraph, issues: PathIssue[]): number {
+  const cycles = findCycles(graph.edges);
+  for (const cycle of cycles) {
+    const names = cycle.path.map(graph.nameOf);
+    const others = cycle.members.filter((node) => !cycle.path.includes(node)).map(graph.nameOf);
     issues.push({
-      path: ['steps', owners[cycle.path[0]!]!, 'depends_on'],
+      path: ['steps', graph.owners[cycle.path[0]!]!, 'depends_on'],
       message:
         `dependency cycle: ${[...names, names[0]!].map((id) => `"${id}"`).join(' -> ')}` +
         (others.length ? ` (the cycle also involves ${quoted(others)})` : ''),
     });
   }
+  return cycles.length;
+}
 
-  // Fan-out groups: known, distinct branches, each step in at most one group, at least two branches.
+/**
+ * Fan-out groups: known, distinct branches, each step in at most one group, at least two branches. Returns the group
+ * of each branch step.
+ */
+function groupIssues(view: DefinitionView, stepIndex: Map<string, number>, issues: PathIssue[]): Map<string, number> {
   const groupOf = new Map<string, number>();
-  groups.forEach((group, g) => {
+  view.groups.forEach((group, g) => {
     if (!group) return;
     const seen = new Set<string>();
     let duplicates = 0;
@@ -521,9 +538,12 @@ function semanticIssues(view: DefinitionView): PathIssue[] {
       });
     }
   });
+  return groupOf;
+}
 
-  // Branches of one group run in parallel, so none may depend directly on a sibling.
-  groups.forEach((group, g) => {
+/** Branches of one group run in parallel, so none may depend directly on a sibling. */
+function siblingIssues(view: DefinitionView, stepIndex: Map<string, number>, issues: PathIssue[]): void {
+  view.groups.forEach((group, g) => {
     if (!group) return;
     const members = new Set(group.branches.map((branch) => branch.id));
     const branchSteps = [...members].flatMap((id) => {
@@ -531,7 +551,7 @@ function semanticIssues(view: DefinitionView): PathIssue[] {
       return i === undefined ? [] : [i];
     });
     for (const i of branchSteps.sort((a, b) => a - b)) {
-      const step = steps[i]!;
+      const step = view.steps[i]!;
       for (const dep of step.dependsOn) {
         if (dep.id === step.id || !members.has(dep.id)) continue;
         issues.push({
@@ -541,27 +561,43 @@ function semanticIssues(view: DefinitionView): PathIssue[] {
       }
     }
   });
+}
 
-  // With groups collapsed into single stages, the stages must still be orderable: a branch may not depend, through
-  // other steps, on a sibling, and two groups may not each wait for the other.
-  if (graphChecks && stepCycles.length === 0 && selfDependencies === 0) {
-    const unitOf = (node: number) => groupOf.get(nameOf(node)) ?? groups.length + node;
-    const unitCount = groups.length + owners.length;
-    const unitEdges = Array.from({ length: unitCount }, () => new Set<number>());
-    stepEdges.forEach((targets, node) => {
-      for (const target of targets) if (unitOf(node) !== unitOf(target)) unitEdges[unitOf(node)]!.add(unitOf(target));
+/**
+ * With groups collapsed into single stages, the stages must still be orderable: a branch may not depend, through
+ * other steps, on a sibling, and two groups may not each wait for the other.
+ */
+function stageOrderIssues(graph: StepGraph, groupOf: Map<string, number>, groupCount: number, issues: PathIssue[]) {
+  const unitOf = (node: number) => groupOf.get(graph.nameOf(node)) ?? groupCount + node;
+  const unitCount = groupCount + graph.owners.length;
+  const unitEdges = Array.from({ length: unitCount }, () => new Set<number>());
+  graph.edges.forEach((targets, node) => {
+    for (const target of targets) if (unitOf(node) !== unitOf(target)) unitEdges[unitOf(node)]!.add(unitOf(target));
+  });
+  const unitName = (unit: number) => (unit < groupCount ? `fan_outs[${unit}]` : `"${graph.nameOf(unit - groupCount)}"`);
+  for (const cycle of findCycles(unitEdges.map((targets) => [...targets]))) {
+    // Without step cycles every stage cycle passes through a group; the smallest unit is the first such group.
+    const names = cycle.path.map(unitName);
+    issues.push({
+      path: ['fan_outs', cycle.path[0]!],
+      message: `fan-out stages cannot be ordered: dependency cycle ${[...names, names[0]!].join(' -> ')} (all branches of a fan-out run together)`,
     });
-    const unitName = (unit: number) =>
-      unit < groups.length ? `fan_outs[${unit}]` : `"${nameOf(unit - groups.length)}"`;
-    for (const cycle of findCycles(unitEdges.map((targets) => [...targets]))) {
-      // Without step cycles every stage cycle passes through a group; the smallest unit is the first such group.
-      const names = cycle.path.map(unitName);
-      issues.push({
-        path: ['fan_outs', cycle.path[0]!],
-        message: `fan-out stages cannot be ordered: dependency cycle ${[...names, names[0]!].join(' -> ')} (all branches of a fan-out run together)`,
-      });
-    }
   }
+}
+
+/** Every cross-step problem the view shows, in a deterministic order. */
+function semanticIssues(view: DefinitionView): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const stepIndex = stepIdIssues(view.steps, issues);
+  const selfDependencies = dependencyIssues(view, stepIndex, issues);
+  // Oversized inputs are already rejected by the schema; the graph checks skip them.
+  const graphChecks = view.steps.length <= SAGA_LIMITS.maxSteps;
+  const graph = stepGraph(view.steps, stepIndex);
+  const stepCycles = graphChecks ? stepCycleIssues(graph, issues) : 0;
+  const groupOf = groupIssues(view, stepIndex, issues);
+  siblingIssues(view, stepIndex, issues);
+  if (graphChecks && stepCycles === 0 && selfDependencies === 0)
+    stageOrderIssues(graph, groupOf, view.groups.length, issues);
   return issues;
 }
 
