@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { appendEntry } from '../../../domain/audit-chain.js';
+import { ErrorType } from '../../../domain/errors.js';
+import type { KillSwitchNotice } from '../../../domain/kill-switch.js';
+import {
+  followUpsOf,
+  isRoutineAllow,
+  joinDeniedEvent,
+  joinSession,
+  killAgent,
+  killSwitchKill,
+  killSwitchNoticeChange,
+  slashEvent,
+  slashFor,
+  type SlashRequest,
+} from '../../../domain/session/index.js';
+import type { SessionConfigInput } from '../../../domain/session-config.js';
+import {
+  ADMIT,
+  JoinSessionInput,
+  KillAgentInput,
+  type KillReason,
+  type SessionData,
+  type SessionEvent,
+} from '../../../domain/session-types.js';
+import { deepFreeze, failureOf } from '../../helpers/domain.js';
+import {
+  CREATOR,
+  NOW,
+  SESSION_ID,
+  ctx,
+  did,
+  joined,
+  left,
+  newSession,
+  parse,
+  participant,
+} from '../../helpers/session-data.js';
+
+const [A, BACKUP, SUB] = [did('a'), did('backup'), did('sub')];
+const session = (config: SessionConfigInput = {}) => joined(joined(newSession(config), A, 0.8), BACKUP, 0.8);
+/** The kill event the session records, from the reducer itself. */
+function killEvent(data: SessionData, reason: KillReason, substituteDid?: string): SessionEvent {
+  const input = {
+    killId: 'k1',
+    agentDid: A,
+    reason,
+    authorizedBy: CREATOR,
+    ...(substituteDid ? { substituteDid } : {}),
+  };
+  return killAgent(data, parse(KillAgentInput, input), ctx()).events.at(-1)!;
+}
+const escalated = (rootCause?: string): SessionEvent => ({
+  kind: 'saga_escalated',
+  agentDid: null,
+  payload: { sagaId: 'saga-1', ...(rootCause ? { rootCause } : {}) },
+});
+
+describe('isRoutineAllow', () => {
+  it('is true only for allowed decisions', () => {
+    expect(isRoutineAllow({ kind: 'decision', agentDid: A, payload: { allowed: true } })).toBe(true);
+    expect(isRoutineAllow({ kind: 'decision', agentDid: A, payload: { allowed: false } })).toBe(false);
+    expect(isRoutineAllow({ kind: 'join', agentDid: A, payload: { allowed: true } })).toBe(false);
+  });
+});
+
+describe('slashFor', () => {
+  it('slashes ring-breach kills and escalated sagas under the default policy, not other kills', () => {
+    const data = deepFreeze(session());
+    expect(slashFor(data, killEvent(data, 'ring_breach'))).toEqual({
+      slashId: `${SESSION_ID}/kill/k1`,
+      culpritDid: A,
+      culpritSigma: 0.8,
+      reason: 'ring_breach',
+    });
+    expect(slashFor(data, killEvent(data, 'manual'))).toBeNull();
+    expect(slashFor(data, escalated(A))).toEqual({
+      slashId: 'saga-1/slash',
+      culpritDid: A,
+      culpritSigma: 0.8,
+      reason: 'saga_escalated',
+    });
+    expect(slashFor(data, escalated(did('outsider')))).toMatchObject({ culpritSigma: 0 });
+    expect(slashFor(data, escalated())).toBeNull();
+    expect(slashFor(data, { kind: 'breach', agentDid: A, payload: {} })).toBeNull();
+  });
+
+  it('follows slashOn: kill covers the other kill reasons only, and an empty policy slashes nothing', () => {
+    const kills = session({ slashOn: ['kill'] });
+    expect(slashFor(kills, killEvent(kills, 'manual'))).toMatchObject({
+      reason: 'manual',
+      slashId: `${SESSION_ID}/kill/k1`,
+    });
+    expect(slashFor(kills, killEvent(kills, 'quarantine_timeout'))).toMatchObject({ reason: 'quarantine_timeout' });
+    expect(slashFor(kills, killEvent(kills, 'ring_breach'))).toBeNull();
+    expect(slashFor(kills, escalated(A))).toBeNull();
+    const none = session({ slashOn: [] });
+    expect(slashFor(none, killEvent(none, 'ring_breach'))).toBeNull();
+    expect(slashFor(none, escalated(A))).toBeNull();
+  });
+});
+
+describe('followUpsOf', () => {
+  it('hands off a kill only while sagas run, to the kill’s substitute or the registered one, then slashes', () => {
+    const data = deepFreeze(session({ substitutes: [BACKUP], slashOn: ['kill'] }));
+    const kill = killEvent(data, 'manual');
+    const slash = { kind: 'slash', slash: slashFor(data, kill) };
+    expect(followUpsOf(data, kill, false, NOW)).toEqual([slash]);
+    expect(followUpsOf(data, kill, true, NOW)).toEqual([
+      { kind: 'handoff', killId: 'k1', agentDid: A, substituteDid: BACKUP },
+      slash,
+    ]);
+    expect(followUpsOf(data, killEvent(data, 'manual', SUB), true, NOW)[0]).toMatchObject({ substituteDid: SUB });
+    const alone = session({ slashOn: [] });
+    expect(followUpsOf(alone, killEvent(alone, 'manual'), true, NOW)).toEqual([
+      { kind: 'handoff', killId: 'k1', agentDid: A, substituteDid: null },
+    ]);
+  });
+
+  it('slashes an escalated saga whether or not sagas still run, and ignores other events', () => {
+    const data = session();
+    expect(followUpsOf(data, escalated(A), false, NOW)).toEqual([
+      { kind: 'slash', slash: slashFor(data, escalated(A)) },
+    ]);
+    expect(followUpsOf(data, { kind: 'leave', agentDid: A, payload: {} }, true, NOW)).toEqual([]);
+  });
+});
+
+describe('slashEvent', () => {
+  it('records every σ and bond change in decimals', () => {
+    const slash: SlashRequest = { slashId: 's1', culpritDid: A, culpritSigma: 0.8, reason: 'ring_breach' };
+    const changes = [
+      { agentDid: A, kind: 'sigma', before: 800_000, after: 0 },
+      { agentDid: BACKUP, kind: 'sigma', before: 900_000, after: 450_000 },
+    ];
+    expect(slashEvent(deepFreeze(slash), deepFreeze(changes))).toEqual({
+      kind: 'slash',
+      agentDid: A,
+      payload: {
+        slashId: 's1',
+        reason: 'ring_breach',
+        changes: [
+          { agentDid: A, kind: 'sigma', before: 0.8, after: 0 },
+          { agentDid: BACKUP, kind: 'sigma', before: 0.9, after: 0.45 },
+        ],
+      },
+    });
+  });
+});
+
+describe('joinDeniedEvent', () => {
+  it('records refusals by kill switch and by standing, and nothing else', () => {
+    const standing = { ...ADMIT, recommendation: 'deny' as const, riskScore: 0.7, blacklisted: true };
+    const refused = failureOf(() =>
+      joinSession(newSession(), parse(JoinSessionInput, { agentDid: A }), ctx(), standing),
+    );
+    expect(joinDeniedEvent(refused.type!, A, standing)).toEqual({
+      kind: 'join_denied',
+      agentDid: A,
+      payload: { reason: 'standing', riskScore: 0.7, blacklisted: true },
+    });
+    expect(joinDeniedEvent(ErrorType.KillSwitchTripped, A, standing)).toEqual({
+      kind: 'join_denied',
+      agentDid: A,
+      payload: { reason: 'kill_switch_tripped' },
+    });
+    expect(joinDeniedEvent(ErrorType.SessionFull, A, standing)).toBeNull();
+  });
+});
+
+describe('kill-switch notices', () => {
+  const notice = (extra: Partial<KillSwitchNotice> = {}): KillSwitchNotice => ({
+    agentDid: A,
+    event: 'tripped',
+    trigger: 'deny_rate',
+    reason: 'kill_switch_triggered',
+    authorizedBy: null,
+    trippingSessionId: SESSION_ID,
+    decisionId: `${SESSION_ID}#4`,
+    windowSeconds: 300,
+    ...extra,
+  });
+  const operatorTrip = notice({
+    trigger: 'operator',
+    reason: 'incident 42',
+    authorizedBy: did('sre'),
+    trippingSessionId: null,
+    decisionId: null,
+  });
+
+  it('records an unblock without flagging the session', () => {
+    const data = deepFreeze(session());
+    const out = killSwitchNoticeChange(
+      data,
+      notice({ event: 'unblocked', reason: 'reviewed', authorizedBy: did('sre') }),
+    );
+    expect(out.data).toBe(data);
+    expect(out.events).toEqual([
+      {
+        kind: 'break_glass_used',
+        agentDid: A,
+        payload: {
+          reason: 'kill_switch_unblocked',
+          agent_id: A,
+          authorized_by: did('sre'),
+          operator_reason: 'reviewed',
+        },
+      },
+    ]);
+  });
+
+  it('flags the tripping session on a deny-rate trip, and only that one', () => {
+    const out = killSwitchNoticeChange(deepFreeze(session()), notice());
+    expect(out.data.killSwitchTriggered).toBe(true);
+    expect(out.events).toEqual([
+      {
+        kind: 'break_glass_used',
+        agentDid: A,
+        payload: {
+          reason: 'kill_switch_triggered',
+          agent_id: A,
+          deny_rate_window_seconds: 300,
+          tripping_decision: `${SESSION_ID}#4`,
+          authorized_by: null,
+        },
+      },
+    ]);
+    const elsewhere = killSwitchNoticeChange(deepFreeze(session()), notice({ trippingSessionId: 'ss-other' }));
+    expect(elsewhere.data.killSwitchTriggered).toBeUndefined();
+    expect(elsewhere.events[0]!.payload).toMatchObject({ reason: 'kill_switch_triggered' });
+  });
+
+  it('always flags the session on an operator trip', () => {
+    const out = killSwitchNoticeChange(deepFreeze(session()), operatorTrip);
+    expect(out.data.killSwitchTriggered).toBe(true);
+    expect(out.events[0]!.payload).toEqual({
+      reason: 'kill_switch_operator_trip',
+      agent_id: A,
+      deny_rate_window_seconds: 300,
+      tripping_decision: null,
+      authorized_by: did('sre'),
+      operator_reason: 'incident 42',
+    });
+  });
+
+  it('kills the agent here with the chain position as kill id', () => {
+    const recorded = {
+      sessionId: SESSION_ID,
+      kind: 'x',
+      agentDid: null,
+      payload: {},
+      recordedAtMs: NOW,
+      workflowId: 'wf',
+      runId: 'r',
+    };
+    let data = session();
+    for (let i = 0; i < 3; i++) data = { ...data, chain: appendEntry(data.chain, recorded).head };
+    const denyRate = killSwitchKill(deepFreeze(data), notice(), ctx());
+    expect(denyRate.events).toEqual([
+      {
+        kind: 'kill',
+        agentDid: A,
+        payload: {
+          killId: 'kill-switch-3',
+          reason: 'behavioral_drift',
+          authorizedBy: 'did:hypervisor:kill-switch',
+          details: 'deny-rate kill switch tripped',
+          substituteDid: null,
+        },
+      },
+    ]);
+    expect(participant(denyRate.data, A).kill).toMatchObject({ killId: 'kill-switch-3', reason: 'behavioral_drift' });
+    expect(killSwitchKill(deepFreeze(data), operatorTrip, ctx()).events[0]!.payload).toMatchObject({
+      reason: 'manual',
+      authorizedBy: did('sre'),
+      details: 'kill switch tripped by operator: incident 42',
+    });
+  });
+
+  it('kills nobody on an unblock, or when the agent is not active here', () => {
+    const data = deepFreeze(session());
+    expect(killSwitchKill(data, notice({ event: 'unblocked' }), ctx())).toEqual({ data, events: [] });
+    expect(killSwitchKill(data, notice({ agentDid: did('stranger') }), ctx()).events).toEqual([]);
+    const gone = deepFreeze(left(data, A));
+    expect(killSwitchKill(gone, notice(), ctx())).toEqual({ data: gone, events: [] });
+  });
+});
