@@ -8,7 +8,7 @@ import { SagaRunOptions, type SagaView } from '../domain/saga-types.js';
 import { HvSagaStatus, HvSessionId } from '../domain/search-attributes.js';
 import { parseInput } from '../domain/validation.js';
 import * as msg from '../workflows/messages.js';
-import type { sagaWorkflow, SagaWorkflowInput } from '../workflows/saga.js';
+import type { sagaWorkflow, SagaWorkflowInput } from '../workflows/saga/workflow.js';
 import { HypervisorError, guard, toHypervisorError } from './errors.js';
 
 /** Reads a saga definition file: YAML (`.yaml`, `.yml`) or JSON, as in the reference README. */

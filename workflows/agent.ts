@@ -12,6 +12,7 @@ import {
 import { killSwitch } from './activity-proxies.js';
 import * as msg from './messages.js';
 
+/** Start arguments: the identity and its kill-switch config, or the state carried over by continue-as-new. */
 export interface AgentWorkflowInput {
   agentDid: string;
   config?: Record<string, unknown>;
@@ -21,28 +22,34 @@ export interface AgentWorkflowInput {
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
 const MAX_SESSIONS = 500;
 
-/**
- * One workflow per agent identity (DESIGN §3.3, id `agent:<did>`): the deny-rate kill switch over every session's
- * decisions for this identity. Its state is the block's source of truth (durable by construction); a trip is mirrored
- * to Postgres for admission and kills the agent in every session it is in.
- */
-export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
-  let state: KillSwitchState =
-    input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
-  const sessions: string[] = [...(input.carried?.sessions ?? [])];
-  const notices: msg.KillSwitchNotice[] = [];
+/** One run of an agent workflow: the kill-switch state, the sessions the identity is in, and what they must hear. */
+class AgentRun {
+  state: KillSwitchState;
+  readonly sessions: string[];
+  /** Trips and unblocks not yet announced, oldest first. */
+  readonly notices: msg.KillSwitchNotice[] = [];
 
-  const remember = (sessionId: string): void => {
+  constructor(input: AgentWorkflowInput) {
+    this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
+    this.sessions = [...(input.carried?.sessions ?? [])];
+  }
+
+  /** Remembers a session the identity is in, forgetting the oldest beyond {@link MAX_SESSIONS}. */
+  remember(sessionId: string): void {
+    const { sessions } = this;
     if (sessions.includes(sessionId)) return;
     sessions.push(sessionId);
     if (sessions.length > MAX_SESSIONS) sessions.splice(0, sessions.length - MAX_SESSIONS);
-  };
-  const notify = (notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'>): void => {
-    notices.push({ ...notice, agentDid: state.agentDid, windowSeconds: state.config.window_seconds });
-  };
+  }
 
-  const notifyOperator = (event: msg.KillSwitchNotice['event'], cmd: msg.KillSwitchCommand): void =>
-    notify({
+  /** Queues a notice for every session, stamped with the identity and the current window. */
+  notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'>): void {
+    this.notices.push({ ...notice, agentDid: this.state.agentDid, windowSeconds: this.state.config.window_seconds });
+  }
+
+  /** Queues the notice of an operator's trip or unblock. */
+  notifyOperator(event: msg.KillSwitchNotice['event'], cmd: msg.KillSwitchCommand): void {
+    this.notify({
       event,
       trigger: 'operator',
       reason: cmd.reason,
@@ -50,64 +57,27 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       trippingSessionId: null,
       decisionId: null,
     });
+  }
+}
 
-  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => remember(sessionId));
-  wf.setHandler(msg.recordDecisionSignal, (d) => {
-    remember(d.sessionId);
-    const out = recordDecision(state, {
-      kind: d.kind,
-      atMs: Date.now(),
-      sessionId: d.sessionId,
-      decisionId: d.decisionId,
-    });
-    state = out.state;
-    if (out.tripped)
-      notify({
-        event: 'tripped',
-        trigger: 'deny_rate',
-        reason: BREAK_GLASS.triggered,
-        authorizedBy: null,
-        trippingSessionId: d.sessionId,
-        decisionId: d.decisionId,
-      });
-  });
-  wf.setHandler(
-    msg.tripKillSwitchUpdate,
-    (cmd) => {
-      const out = operatorTrip(state, { ...cmd, atMs: Date.now() });
-      state = out.state;
-      if (out.changed) notifyOperator('tripped', cmd);
-      return killSwitchView(state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.unblockKillSwitchUpdate,
-    (cmd) => {
-      state = unblock(state, { ...cmd, atMs: Date.now() }).state;
-      notifyOperator('unblocked', cmd);
-      return killSwitchView(state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void unblock(state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.configureKillSwitchUpdate,
-    (config) => {
-      state = { ...state, config: parseKillSwitchConfig(config) };
-      return killSwitchView(state, Date.now());
-    },
-    { validator: (config) => void parseKillSwitchConfig(config) },
-  );
-  wf.setHandler(msg.getKillSwitchStatusQuery, () => killSwitchView(state, Date.now()));
+/**
+ * One workflow per agent identity (docs/DESIGN.md §3.3, id `agent:<did>`): the deny-rate kill switch over every
+ * session's decisions for this identity. Its state is the block's source of truth (durable by construction); a trip
+ * is mirrored to Postgres for admission and kills the agent in every session it is in.
+ */
+export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
+  const run = new AgentRun(input);
+  registerHandlers(run);
+  const { sessions, notices } = run;
 
   // Trips and unblocks are announced in order: mirrored durably first, then to every session the identity is in.
   for (;;) {
     await wf.condition(() => notices.length > 0 || wf.workflowInfo().continueAsNewSuggested);
     while (notices.length > 0) {
       const notice = notices[0]!;
-      const blocked = state.blocked;
+      const blocked = run.state.blocked;
       await killSwitch.mirrorKillSwitchBlock({
-        agentDid: state.agentDid,
+        agentDid: run.state.agentDid,
         block:
           notice.event === 'tripped' && blocked
             ? {
@@ -134,9 +104,61 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       await wf.condition(wf.allHandlersFinished);
       if (notices.length > 0) continue;
       return await wf.continueAsNew<typeof agentWorkflow>({
-        agentDid: state.agentDid,
-        carried: { state, sessions },
+        agentDid: run.state.agentDid,
+        carried: { state: run.state, sessions },
       });
     }
   }
+}
+
+/** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
+function registerHandlers(run: AgentRun): void {
+  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => run.remember(sessionId));
+  wf.setHandler(msg.recordDecisionSignal, (d) => {
+    run.remember(d.sessionId);
+    const out = recordDecision(run.state, {
+      kind: d.kind,
+      atMs: Date.now(),
+      sessionId: d.sessionId,
+      decisionId: d.decisionId,
+    });
+    run.state = out.state;
+    if (out.tripped)
+      run.notify({
+        event: 'tripped',
+        trigger: 'deny_rate',
+        reason: BREAK_GLASS.triggered,
+        authorizedBy: null,
+        trippingSessionId: d.sessionId,
+        decisionId: d.decisionId,
+      });
+  });
+  wf.setHandler(
+    msg.tripKillSwitchUpdate,
+    (cmd) => {
+      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
+      run.state = out.state;
+      if (out.changed) run.notifyOperator('tripped', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(run.state, { ...cmd, atMs: Date.now() }) },
+  );
+  wf.setHandler(
+    msg.unblockKillSwitchUpdate,
+    (cmd) => {
+      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
+      run.notifyOperator('unblocked', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (cmd: msg.KillSwitchCommand) => void unblock(run.state, { ...cmd, atMs: Date.now() }) },
+  );
+  wf.setHandler(
+    msg.configureKillSwitchUpdate,
+    (config) => {
+      run.state = { ...run.state, config: parseKillSwitchConfig(config) };
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (config) => void parseKillSwitchConfig(config) },
+  );
+  wf.setHandler(msg.getKillSwitchStatusQuery, () => killSwitchView(run.state, Date.now()));
 }

@@ -1,4 +1,4 @@
 export { sessionWorkflow } from './session/workflow.js';
 export { auditRetentionWorkflow } from './audit-retention.js';
-export { sagaWorkflow } from './saga.js';
+export { sagaWorkflow } from './saga/workflow.js';
 export { agentWorkflow } from './agent.js';

@@ -38,7 +38,7 @@ import {
 import { parseInput } from '../../domain/validation.js';
 import { killSwitch, liability } from '../activity-proxies.js';
 import * as msg from '../messages.js';
-import { sagaWorkflow } from '../saga.js';
+import { sagaWorkflow } from '../saga/workflow.js';
 import { guard } from './errors.js';
 import {
   reducerUpdate,

@@ -1,0 +1,97 @@
+import * as wf from '@temporalio/workflow';
+import type { SagaDefinition, SagaStepDefinition } from '../../domain/saga-dsl.js';
+import { SagaLedger } from '../../domain/saga-run.js';
+import type { RecordSagaEventInput, SagaRunOptions, SagaStatus } from '../../domain/saga-types.js';
+import { HvSagaStatus, HvSessionId } from '../../domain/search-attributes.js';
+import {
+  getSagaProgressQuery,
+  handOffStepsUpdate,
+  recordSagaEventSignal,
+  sessionWorkflowId,
+  type StepHandOff,
+} from '../messages.js';
+
+/** A step running right now, in its own scope so a kill can cancel exactly that step. */
+export interface InflightStep {
+  agentDid: string;
+  scope: wf.CancellationScope;
+  /** Set when a kill handed the step off: the cancel is ours, and the substitute (if any) takes the step over. */
+  handoff?: { substituteDid: string | null };
+}
+
+/**
+ * One run of a saga workflow: its definition and options, its ledger (the view, what to undo, who runs each step),
+ * the steps in flight, and its reports to the session.
+ */
+export class SagaRun {
+  readonly sessionId: string;
+  readonly ledger: SagaLedger;
+  readonly inflight = new Map<string, InflightStep>();
+  private readonly stepsById: Map<string, SagaStepDefinition>;
+
+  constructor(
+    readonly sagaId: string,
+    readonly definition: SagaDefinition,
+    readonly options: SagaRunOptions,
+  ) {
+    this.sessionId = definition.session_id;
+    this.stepsById = new Map(definition.steps.map((s) => [s.id, s]));
+    this.ledger = new SagaLedger(sagaId, definition, Date.now());
+  }
+
+  /** The definition of a step the plan names. */
+  stepOf(id: string): SagaStepDefinition {
+    return this.stepsById.get(id)!;
+  }
+
+  /** The progress query, and the hand-off a session asks for when it kills an agent whose steps are in flight. */
+  registerHandlers(): void {
+    wf.setHandler(getSagaProgressQuery, () => this.ledger.view);
+    wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => {
+      const out: StepHandOff[] = [];
+      for (const [stepId, entry] of this.inflight) {
+        if (entry.agentDid !== agentDid || entry.handoff) continue;
+        entry.handoff = { substituteDid: substituteDid ?? null };
+        entry.scope.cancel();
+        out.push({
+          sagaId: this.sagaId,
+          stepId,
+          disposition: substituteDid ? 'reassigned' : 'failed',
+          substituteDid: substituteDid ?? null,
+        });
+      }
+      return out;
+    });
+  }
+
+  /** Marks the step as in flight under `agentDid`, in a fresh scope of its own. */
+  track(stepId: string, agentDid: string): InflightStep {
+    const entry: InflightStep = { agentDid, scope: new wf.CancellationScope() };
+    this.inflight.set(stepId, entry);
+    return entry;
+  }
+
+  /** Sets the saga's status in its view and its search attributes. */
+  setStatus(status: SagaStatus): void {
+    this.ledger.view.status = status;
+    wf.upsertSearchAttributes([
+      { key: HvSagaStatus, value: status },
+      { key: HvSessionId, value: this.sessionId },
+    ]);
+  }
+
+  /** Reports to the session's audit chain. A session that has ended cannot record; the saga's own history still does. */
+  async report(event: Omit<RecordSagaEventInput, 'sagaId'>): Promise<void> {
+    try {
+      await wf
+        .getExternalWorkflowHandle(sessionWorkflowId(this.sessionId))
+        .signal(recordSagaEventSignal, { sagaId: this.sagaId, ...event });
+    } catch (err) {
+      wf.log.warn('saga event not recorded by the session', {
+        sagaId: this.sagaId,
+        kind: event.kind,
+        error: String(err),
+      });
+    }
+  }
+}
