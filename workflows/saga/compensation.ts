@@ -1,6 +1,6 @@
 import { involvedAgents, type CompensationFailure } from '../../domain/saga-run.js';
 import { sagaControl } from '../activity-proxies.js';
-import { failureMessage } from './errors.js';
+import { failureMessage } from '../failures.js';
 import type { SagaRun } from './run.js';
 import { dispatch } from './steps.js';
 

@@ -12,19 +12,6 @@ export function lostWorker(err: unknown): boolean {
   );
 }
 
-/** What went wrong, for the view and the audit: the innermost cause that says it, a timeout by its type. */
-export function failureMessage(err: unknown): string {
-  let cur: unknown = err;
-  // Activity and child failures wrap the cause that says what happened.
-  while (
-    cur instanceof wf.ActivityFailure ||
-    (cur instanceof wf.TemporalFailure && cur.cause && !(cur instanceof wf.ApplicationFailure))
-  )
-    cur = cur.cause;
-  if (cur instanceof wf.TimeoutFailure) return `timed out (${cur.timeoutType})`;
-  return cur instanceof Error ? cur.message : String(cur);
-}
-
 /** How many attempts a failed step made: the retry policy's count, or 1 for a non-retryable rejection. */
 export function attemptsOf(err: unknown, step: SagaStepDefinition): number {
   const cause = err instanceof wf.ActivityFailure ? err.cause : undefined;

@@ -2,7 +2,8 @@ import * as wf from '@temporalio/workflow';
 import type { Json } from '../../domain/audit-chain.js';
 import { checkpointGoalHash, type SagaStepDefinition } from '../../domain/saga-dsl.js';
 import { sagaControl, stepActivity } from '../activity-proxies.js';
-import { attemptsOf, failureMessage, lostWorker, StepFailure } from './errors.js';
+import { failureMessage } from '../failures.js';
+import { attemptsOf, lostWorker, StepFailure } from './errors.js';
 import type { SagaRun } from './run.js';
 
 /** Re-dispatches of a step whose worker died (stopped heartbeating), on top of the step's own retries. */

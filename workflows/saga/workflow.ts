@@ -4,7 +4,7 @@ import { SagaRunOptions, type RecordSagaEventInput, type SagaView } from '../../
 import { parseInput } from '../../domain/validation.js';
 import { liability } from '../activity-proxies.js';
 import { compensate, escalate } from './compensation.js';
-import { failureMessage } from './errors.js';
+import { failureMessage } from '../failures.js';
 import { SagaRun } from './run.js';
 import { runFanOut } from './stages.js';
 import { runStep } from './steps.js';

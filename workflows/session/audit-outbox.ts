@@ -4,7 +4,7 @@ import { ErrorType, hvError } from '../../domain/errors.js';
 import type { AuditStatus } from '../../domain/session/index.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
 import { audit } from '../activity-proxies.js';
-import { failureMessage } from './errors.js';
+import { failureMessage } from '../failures.js';
 
 /**
  * Entries recorded but not yet acknowledged by the audit store, carried through continue-as-new so none is lost. A

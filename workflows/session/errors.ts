@@ -1,12 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { ErrorType, hvError } from '../../domain/errors.js';
 
-/** The message of an activity's failure (its cause), for audit entries and logs. */
-export function failureMessage(err: unknown): string {
-  const cause = err instanceof wf.ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
 /**
  * Runs `fn`, turning any non-Temporal error into a failed update: an error escaping a handler would fail the workflow
  * task and retry it forever, so a bug never wedges a session.

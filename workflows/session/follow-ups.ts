@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import { slashEvent, type FollowUp, type SlashRequest, type StepHandOff } from '../../domain/session/index.js';
 import type { SessionData, SessionEvent } from '../../domain/session-types.js';
 import { liability, sagaControl } from '../activity-proxies.js';
-import { failureMessage } from './errors.js';
+import { failureMessage } from '../failures.js';
 
 /** What the follow-ups need of the session run: its state, its recorder, and whether it is handing over. */
 export interface FollowUpHost {
