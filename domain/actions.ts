@@ -8,7 +8,7 @@ export const MAX_API_PATH_LENGTH = 2048;
 export const Reversibility = z.enum(['full', 'partial', 'none']);
 export type Reversibility = z.infer<typeof Reversibility>;
 
-/** Midpoints of the reference's risk-weight ranges: full (0.1, 0.3), partial (0.5, 0.8), none (0.9, 1.0). */
+/** Midpoints of the reference's risk-weight ranges (docs/DESIGN.md §R1): full (0.1, 0.3), partial (0.5, 0.8), none (0.9, 1.0). */
 export const RISK_WEIGHT: Record<Reversibility, number> = { full: 0.2, partial: 0.65, none: 0.95 };
 
 const apiPath = (field: string) =>
@@ -63,7 +63,7 @@ export const ActionManifest = z
 
 /**
  * The ring an action requires: admin → 0; irreversible and not read-only → 1; read-only → 3; otherwise 2.
- * Pure function of the descriptor: there is no cache to collide on (the reference's W-RING-1).
+ * Pure function of the descriptor: there is no cache to collide on (the reference's W-RING-1, docs/DESIGN.md §R1).
  */
 export function requiredRing(action: Pick<ActionDescriptor, 'isAdmin' | 'isReadOnly' | 'reversibility'>): Ring {
   if (action.isAdmin) return 0;

@@ -67,7 +67,7 @@ export const MAX_REPORTED_PROBLEMS = 50;
  * stored hashes at the anchored sizes are kept. After a problem it re-synchronises on the stored hashes, so one altered
  * row yields one problem rather than a cascade.
  *
- * What a hash chain alone can show (perf-reliability §4.3): a changed, deleted, reordered or inserted row *in the
+ * What a hash chain alone can show (docs/DESIGN.md §R10): a changed, deleted, reordered or inserted row *in the
  * middle*. Truncation of the tail and a fully recomputed rewrite are only visible against an anchor kept elsewhere,
  * which is what `anchors` are for.
  */

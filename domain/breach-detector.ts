@@ -41,7 +41,7 @@ export type BreachPolicyInput = z.input<typeof BreachPolicy>;
 
 export const DEFAULT_BREACH_POLICY: BreachPolicy = BreachPolicy.parse({});
 
-/** Score thresholds, highest first; a score at or above a threshold earns its severity (reference §4.4). */
+/** Score thresholds, highest first; a score at or above a threshold earns its severity (docs/DESIGN.md §R3). */
 export const SEVERITY_THRESHOLDS = [
   [20, 'critical'],
   [10, 'high'],

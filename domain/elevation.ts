@@ -4,7 +4,7 @@ import { AgentDid } from './identifiers.js';
 import { RING_LABELS, Ring } from './rings.js';
 
 /**
- * Ring elevation: sudo with a TTL (reference §4.3, and §19.2 for the trust-gated version at HEAD).
+ * Ring elevation: sudo with a TTL (docs/DESIGN.md §R4, with the trust gate of the reference's later line).
  *
  * Unlike the reference, every rule is enforced here rather than described: Ring 0 needs an SRE witness other than the
  * requester, Rings 0 and 1 need an approver other than the requester, Ring 2's trust threshold is not below the join

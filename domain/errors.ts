@@ -46,7 +46,7 @@ export const isHypervisorErrorType = (type: string | undefined | null): type is 
 
 /**
  * Builds the non-retryable failure for a business rejection. Business rejections never succeed on retry, and throwing a
- * plain `Error` from a workflow would fail the task and retry it forever instead of failing the update (C8).
+ * plain `Error` from a workflow would fail the task and retry it forever instead of failing the update (docs/DESIGN.md §7).
  */
 export function hvError(type: ErrorType, message: string, details: Record<string, unknown> = {}): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: [details] });

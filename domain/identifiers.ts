@@ -3,7 +3,7 @@ import { z } from 'zod';
 export const MAX_IDENTIFIER_LENGTH = 256;
 
 /**
- * Identifier grammar of the reference (§2.2): alphanumerics with `.`, `_`, `:` and `-` inside, never at either end.
+ * Identifier grammar of the reference (docs/DESIGN.md §R1): alphanumerics with `.`, `_`, `:` and `-` inside, never at either end.
  * Rejects path traversal, whitespace, markup and SQL-ish punctuation.
  */
 export const IDENTIFIER_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9._:-]*[a-zA-Z0-9])?$/;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorType, hvError } from './errors.js';
 
 /**
- * Intent locks on session resources (reference §3.4, where the manager is a stub that grants everything).
+ * Intent locks on session resources (docs/DESIGN.md §R2: in the reference the manager is a stub that grants everything).
  *
  * Every operation answers at once: a request is either granted or queued, never awaited, because the caller is a
  * Temporal update handler that must not block. Queued requests are granted later, in request order, when holders

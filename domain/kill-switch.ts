@@ -4,7 +4,7 @@ import { ErrorType, hvError } from './errors.js';
 import { parseInput } from './validation.js';
 
 /**
- * The deny-rate kill switch for ONE agent identity, ported from cMCP (PR #347 with the v0.6.0 semantics). Pure and
+ * The deny-rate kill switch for ONE agent identity, ported from cMCP (docs/DESIGN.md §R9). Pure and
  * JSON-serialisable, so a per-identity control workflow can hold it as state and carry it across continue-as-new. Time
  * always comes in as an argument (workflow time); nothing here reads a clock.
  *

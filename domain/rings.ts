@@ -6,7 +6,7 @@ export const Ring = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal
 });
 export type Ring = z.infer<typeof Ring>;
 
-/** Join thresholds (reference §1), compared with strict `>`. */
+/** Join thresholds (docs/DESIGN.md §R1), compared with strict `>`. */
 export const RING_1_TRUST_THRESHOLD = 0.95;
 export const RING_2_TRUST_THRESHOLD = 0.6;
 

@@ -751,5 +751,5 @@ export function requiredSuccesses(policy: FanOutPolicy, n: number): number {
   }
 }
 
-/** The reference's checkpoint key: the first 16 hex characters of SHA-256 over `${goal}:${stepId}`. */
+/** The reference's checkpoint key (docs/DESIGN.md §R7): the first 16 hex characters of SHA-256 over `${goal}:${stepId}`. */
 export const checkpointGoalHash = (goal: string, stepId: string): string => sha256Hex(`${goal}:${stepId}`).slice(0, 16);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Json } from './audit-chain.js';
 import { AgentDid, identifier } from './identifiers.js';
 
-/** Step states (reference §7.1), plus `skipped`: a step whose checkpoint goal was already achieved in an earlier run. */
+/** Step states (docs/DESIGN.md §R7), plus `skipped`: a step whose checkpoint goal was already achieved in an earlier run. */
 export type StepState =
   | 'pending'
   | 'executing'

@@ -4,7 +4,7 @@ import { AgentDid } from './identifiers.js';
 import { LiabilityPolicy } from './liability.js';
 import { RingRateLimitsOverride } from './token-bucket.js';
 
-/** Reference limits (anchor §1): capacity 1–1000, duration up to 7 days. */
+/** Reference limits (docs/DESIGN.md §R1): capacity 1–1000, duration up to 7 days. */
 export const MAX_PARTICIPANTS_LIMIT = 1000;
 export const MAX_DURATION_SECONDS_LIMIT = 604_800;
 
@@ -45,7 +45,7 @@ export const SessionConfig = z
     /** Per-ring token buckets; rings left out keep their defaults. */
     rateLimits: RingRateLimitsOverride.optional(),
     breachPolicy: BreachPolicy.prefault({}),
-    /** Joint liability: risk weight ω, bond share, exposure cap, cascade depth (reference §5). */
+    /** Joint liability: risk weight ω, bond share, exposure cap, cascade depth (docs/DESIGN.md §R6). */
     liability: LiabilityPolicy.prefault({}),
     /**
      * Agents that take over a killed agent's in-flight saga steps when the kill names no substitute: the first that is

@@ -19,7 +19,7 @@ export type RateLimit = z.infer<typeof RateLimit>;
 
 export type RingRateLimits = { '0': RateLimit; '1': RateLimit; '2': RateLimit; '3': RateLimit };
 
-/** Reference defaults (anchor §10.2): the more privileged the ring, the faster the refill and the larger the burst. */
+/** Reference defaults (docs/DESIGN.md §R5): the more privileged the ring, the faster the refill and the larger the burst. */
 export const DEFAULT_RING_RATE_LIMITS: RingRateLimits = {
   '0': { ratePerSecond: 100, burst: 200 },
   '1': { ratePerSecond: 50, burst: 100 },

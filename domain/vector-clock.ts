@@ -1,5 +1,5 @@
 /**
- * Vector clocks (anchor §3.3), as plain JSON records so they can ride in workflow state, query results and audit
+ * Vector clocks (docs/DESIGN.md §R2), as plain JSON records so they can ride in workflow state, query results and audit
  * entries. Every function returns a new clock and leaves its arguments untouched.
  *
  * Unlike the reference, whose `happens_before` and `is_concurrent` always return `false`, the ordering here is real:

@@ -1,12 +1,12 @@
 /**
- * The session's shared state: a small virtual file system (anchor §3.2), rebuilt as pure functions over plain JSON.
+ * The session's shared state: a small virtual file system (docs/DESIGN.md §R2), rebuilt as pure functions over plain JSON.
  *
  * Each session workflow owns exactly one `VfsState`, so paths are session-relative and carry no namespace prefix. A path
  * such as `/sessions/other/secret` is simply a file of that name inside *this* session: there is no other session's
- * data reachable by prefix, which is why the reference's namespace-prefix trick (§3.2 `_resolve`) cannot cross
+ * data reachable by prefix, which is why the reference's namespace-prefix trick (docs/DESIGN.md §R2) cannot cross
  * sessions here.
  *
- * What this module does better than the reference (§18):
+ * What this module does better than the reference (docs/DESIGN.md §R2):
  * - access control comes before existence: a path's access list is checked first for read, write, delete and ACL
  *   changes, so a protected path never reveals whether a file exists;
  * - every read names its reader, so there is no way around an access list;

@@ -1,5 +1,5 @@
 -- Up Migration
--- The audit store proper (DESIGN §5, issue 4). No released version ever wrote to the first draft of these tables, so
+-- The audit store proper (docs/DESIGN.md §5). No released version ever wrote to the first draft of these tables, so
 -- they are replaced rather than altered; the guard refuses to drop rows if someone did write some.
 DO $$
 BEGIN

@@ -1,5 +1,5 @@
 -- Up Migration
--- Joint liability (reference §5): session-scoped bonds, each agent's standing, the append-only ledger, slashes and
+-- Joint liability (docs/DESIGN.md §R6): session-scoped bonds, each agent's standing, the append-only ledger, slashes and
 -- fault attributions. Scores and amounts are numeric(7,6): exact decimals, never drifting floats.
 
 -- A bond one agent posts for another in a session; released when the session ends.

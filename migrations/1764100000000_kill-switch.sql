@@ -1,5 +1,5 @@
 -- Up Migration
--- Durable mirror of kill-switch blocks (issue 6; cMCP v0.6.0 `kill_switch_blocks`). The agent workflow is the source of
+-- Durable mirror of kill-switch blocks (docs/DESIGN.md §3.3; cMCP's `kill_switch_blocks`, §R9). The agent workflow is the source of
 -- truth; this table lets admission refuse a blocked identity without Temporal, and survives a Temporal server loss.
 CREATE TABLE kill_switch_blocks (
   agent_did     text        PRIMARY KEY,

@@ -7,7 +7,7 @@ import { did, eventually, expectHvError } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
 /**
- * The reference kill switch's evaluator cases (cMCP PR #347 tests, v0.6.0 semantics) and its untested edges, run
+ * The reference kill switch's evaluator cases (cMCP's tests, docs/DESIGN.md §R9) and its untested edges, run
  * against the real agentWorkflow on the real server: decisions arrive as the sessions send them (signals).
  */
 let ctx: TemporalTestContext;
