@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   CHECKPOINT_FORMAT,
   batchProblem,
@@ -9,11 +8,12 @@ import {
   type CommitmentStatement,
 } from '../domain/audit-chain.js';
 import { ErrorType, hvError } from '../domain/errors.js';
+import { retentionCutoffMs } from '../domain/retention.js';
 import type { SessionCommitment } from '../domain/session-types.js';
-import type { AuditSigner } from './audit-signing.js';
-import { insertAuditBatch, insertCommitment, purgePayloadsBefore } from './audit-store.js';
-import type { CheckpointSink, SignedCheckpoint } from './checkpoint-sink.js';
-import type { Pool } from './db.js';
+import { insertAuditBatch, insertCommitment, purgePayloadsBefore } from '../store/audit.js';
+import { nativeSha256Hex, type AuditSigner } from '../store/audit-crypto.js';
+import type { CheckpointSink, SignedCheckpoint } from '../store/checkpoint-sink.js';
+import type { Pool } from '../store/db.js';
 
 export interface AuditDeps {
   pool: Pool;
@@ -40,11 +40,6 @@ export interface CommitAuditResult {
   keyId: string | null;
   signature: string | null;
 }
-
-export const DAY_MS = 86_400_000;
-
-/** node:crypto's SHA-256: the same digest as the workflow's pure-JS one, for the node-side re-checks. */
-export const nativeSha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 export function createAuditActivities(deps: AuditDeps) {
   const signer = deps.signer ?? null;
@@ -116,7 +111,7 @@ export function createAuditActivities(deps: AuditDeps) {
     /** Retention: drops payloads older than `retentionDays` (hashes and commitments stay). */
     async purgeAuditPayloads(input: { retentionDays: number; nowMs: number }): Promise<{ purged: number }> {
       if (!(input.retentionDays > 0)) throw hvError(ErrorType.InvalidInput, 'retentionDays must be positive');
-      return { purged: await purgePayloadsBefore(deps.pool, input.nowMs - input.retentionDays * DAY_MS) };
+      return { purged: await purgePayloadsBefore(deps.pool, retentionCutoffMs(input.nowMs, input.retentionDays)) };
     },
   };
 }

@@ -1,16 +1,10 @@
 import type { Client } from '@temporalio/client';
-import type { Pool } from './db.js';
-import { readStanding, type Standing } from './liability.js';
+import type { Standing } from '../domain/standing.js';
+import type { Pool } from '../store/db.js';
+import { readKillSwitchBlock, writeKillSwitchBlock, type KillSwitchBlock } from '../store/kill-switch.js';
+import { readStanding } from '../store/liability.js';
 import { DEFAULT_TASK_QUEUE, agentWorkflowId, registerSessionSignal } from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
-
-export interface KillSwitchBlock {
-  blockedAtMs: number;
-  reason: string;
-  trigger: 'deny_rate' | 'operator';
-  authorizedBy: string | null;
-  sessionId: string | null;
-}
 
 export interface KillSwitchDeps {
   pool: Pool;
@@ -20,26 +14,7 @@ export interface KillSwitchDeps {
   taskQueue?: string;
 }
 
-export async function readKillSwitchBlock(db: Pick<Pool, 'query'>, agentDid: string): Promise<KillSwitchBlock | null> {
-  const { rows } = await db.query<{
-    blocked_at: Date;
-    reason: string;
-    trigger: 'deny_rate' | 'operator';
-    authorized_by: string | null;
-    session_id: string | null;
-  }>('SELECT * FROM kill_switch_blocks WHERE agent_did = $1', [agentDid]);
-  const r = rows[0];
-  return r
-    ? {
-        blockedAtMs: r.blocked_at.getTime(),
-        reason: r.reason,
-        trigger: r.trigger,
-        authorizedBy: r.authorized_by,
-        sessionId: r.session_id,
-      }
-    : null;
-}
-
+/** The kill-switch activities: admission facts for join, and the durable mirror of an agent workflow's block. */
 export function createKillSwitchActivities(deps: KillSwitchDeps) {
   return {
     /**
@@ -70,16 +45,7 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
 
     /** Mirrors the agent workflow's block (or its removal) into Postgres; the first block record is kept. */
     async mirrorKillSwitchBlock(input: { agentDid: string; block: KillSwitchBlock | null }): Promise<void> {
-      if (!input.block) {
-        await deps.pool.query('DELETE FROM kill_switch_blocks WHERE agent_did = $1', [input.agentDid]);
-        return;
-      }
-      const b = input.block;
-      await deps.pool.query(
-        `INSERT INTO kill_switch_blocks (agent_did, blocked_at, reason, trigger, authorized_by, session_id)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_did) DO NOTHING`,
-        [input.agentDid, new Date(b.blockedAtMs).toISOString(), b.reason, b.trigger, b.authorizedBy, b.sessionId],
-      );
+      await writeKillSwitchBlock(deps.pool, input.agentDid, input.block);
     },
   };
 }

@@ -10,7 +10,15 @@ import {
   sessionWorkflowId,
   type StepHandOff,
 } from '../workflows/messages.js';
-import type { Pool } from './db.js';
+import type { Pool } from '../store/db.js';
+import {
+  findCheckpoint,
+  insertCheckpoint,
+  invalidateCheckpoints,
+  upsertEscalation,
+  type SagaEscalation,
+  type StoredCheckpoint,
+} from '../store/saga.js';
 
 export interface SagaDeps {
   pool: Pool;
@@ -18,15 +26,7 @@ export interface SagaDeps {
   temporal?: () => Promise<Client>;
 }
 
-export interface StoredCheckpoint {
-  stepId: string;
-  goal: string;
-  goalHash: string;
-  result: Json | null;
-  achievedAtMs: number;
-  invalidatedAtMs: number | null;
-}
-
+/** The saga activities: authorization with the session, kill hand-offs, checkpoints and escalation. */
 export function createSagaActivities(deps: SagaDeps) {
   return {
     /**
@@ -90,12 +90,7 @@ export function createSagaActivities(deps: SagaDeps) {
       stepId: string;
       goalHash: string;
     }): Promise<StoredCheckpoint | null> {
-      const { rows } = await deps.pool.query<CheckpointRow>(
-        `SELECT * FROM saga_checkpoints
-          WHERE saga_id = $1 AND step_id = $2 AND goal_hash = $3 AND invalidated_at IS NULL`,
-        [input.sagaId, input.stepId, input.goalHash],
-      );
-      return rows[0] ? toCheckpoint(rows[0]) : null;
+      return findCheckpoint(deps.pool, input);
     },
 
     /** Records an achieved goal; idempotent (a retry finds the valid row already there). */
@@ -106,11 +101,7 @@ export function createSagaActivities(deps: SagaDeps) {
       goalHash: string;
       result: Json | null;
     }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO saga_checkpoints (saga_id, step_id, goal, goal_hash, result) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (saga_id, step_id) WHERE invalidated_at IS NULL DO NOTHING`,
-        [input.sagaId, input.stepId, input.goal, input.goalHash, JSON.stringify(input.result)],
-      );
+      await insertCheckpoint(deps.pool, input);
     },
 
     /** Invalidates a step's checkpoint (its effect was compensated) or all of a saga's; returns how many. */
@@ -122,56 +113,8 @@ export function createSagaActivities(deps: SagaDeps) {
      * Liability escalation hook for a saga whose compensation finally failed. Records the escalation (failed steps and
      * the agents involved) for the liability ledger; attribution and slashing build on this row.
      */
-    async escalateSaga(input: {
-      sagaId: string;
-      sessionId: string;
-      failedSteps: Array<{ stepId: string; agentDid: string; error: string }>;
-      agents: string[];
-      reason: string;
-    }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO saga_escalations (saga_id, session_id, failed_steps, agents, reason) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (saga_id) DO UPDATE SET failed_steps = EXCLUDED.failed_steps, agents = EXCLUDED.agents,
-                                             reason = EXCLUDED.reason`,
-        [input.sagaId, input.sessionId, JSON.stringify(input.failedSteps), JSON.stringify(input.agents), input.reason],
-      );
+    async escalateSaga(input: SagaEscalation): Promise<void> {
+      await upsertEscalation(deps.pool, input);
     },
   };
-}
-
-interface CheckpointRow {
-  step_id: string;
-  goal: string;
-  goal_hash: string;
-  result: Json | null;
-  achieved_at: Date;
-  invalidated_at: Date | null;
-}
-
-const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
-  stepId: row.step_id,
-  goal: row.goal,
-  goalHash: row.goal_hash,
-  result: row.result,
-  achievedAtMs: row.achieved_at.getTime(),
-  invalidatedAtMs: row.invalidated_at?.getTime() ?? null,
-});
-
-export async function listCheckpoints(pool: Pool, sagaId: string): Promise<StoredCheckpoint[]> {
-  const { rows } = await pool.query<CheckpointRow>(`SELECT * FROM saga_checkpoints WHERE saga_id = $1 ORDER BY id`, [
-    sagaId,
-  ]);
-  return rows.map(toCheckpoint);
-}
-
-export async function invalidateCheckpoints(
-  pool: Pool,
-  input: { sagaId: string; stepId?: string; by: string },
-): Promise<number> {
-  const { rowCount } = await pool.query(
-    `UPDATE saga_checkpoints SET invalidated_at = now(), invalidated_by = $3
-      WHERE saga_id = $1 AND ($2::text IS NULL OR step_id = $2) AND invalidated_at IS NULL`,
-    [input.sagaId, input.stepId ?? null, input.by],
-  );
-  return rowCount ?? 0;
 }

@@ -11,11 +11,11 @@ import { appendFile, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createAuditActivities } from '../activities/audit.js';
-import { createPool, type Pool } from '../activities/db.js';
+import { createPool, type Pool } from '../store/db.js';
 import { verifyAuditChain } from '../client/audit.js';
 import { appendEntry, canonicalJson, genesisHead, type ChainedEntry, type ChainHead } from '../domain/audit-chain.js';
-import { runMigrations } from '../worker/migrate.js';
-import { projectRoot } from '../worker/paths.js';
+import { runMigrations } from '../store/migrate.js';
+import { projectRoot } from '../store/paths.js';
 import { startEmbeddedPostgres } from '../worker/postgres.js';
 import { freePort } from '../worker/processes.js';
 

@@ -1,15 +1,13 @@
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { canonicalJson, commitmentStatement, statementBytes } from '../domain/audit-chain.js';
 import { ChainVerifier, type Anchor, type AuditVerification, type StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SessionCommitment } from '../domain/session-types.js';
-import { nativeSha256Hex } from '../activities/audit.js';
-import { TrustedKeys } from '../activities/audit-signing.js';
-import { auditSessionKnown, readCommitment, streamAuditEntries } from '../activities/audit-store.js';
-import { readCheckpoints } from '../activities/checkpoint-sink.js';
-import type { Pool } from '../activities/db.js';
+import { auditSessionKnown, readCommitment, streamAuditEntries } from '../store/audit.js';
+import { TrustedKeys, nativeSha256Hex } from '../store/audit-crypto.js';
+import { readCheckpoints } from '../store/checkpoint-sink.js';
+import type { Pool } from '../store/db.js';
 import { HypervisorError } from './errors.js';
 
 export interface VerifyAuditOptions {
@@ -203,9 +201,4 @@ export async function* exportAuditEntries(pool: Pool, sessionId: string): AsyncG
       hash: row.hash,
     };
   }
-}
-
-/** Reads PEM files (public or private Ed25519 keys) into a trust set. */
-export async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKeys> {
-  return TrustedKeys.fromPems(await Promise.all(files.map((file) => readFile(file, 'utf8'))));
 }

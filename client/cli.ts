@@ -1,25 +1,20 @@
 import { existsSync, createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { purgePayloadsBefore } from '../activities/audit-store.js';
-import { DAY_MS } from '../activities/audit.js';
-import { createPool, type Pool } from '../activities/db.js';
-import { readLedger, readStanding } from '../activities/liability.js';
-import { invalidateCheckpoints, listCheckpoints } from '../activities/saga.js';
-import { devAuditPaths } from '../worker/dev-keys.js';
-import { readSagaDefinitionFile, validateSaga } from './saga.js';
-import {
-  exportAuditEntries,
-  loadTrustedKeys,
-  verifyAuditChain,
-  verifyExportFile,
-  type VerifyAuditReport,
-} from './audit.js';
 import { Command, Option } from 'commander';
 import { ErrorType } from '../domain/errors.js';
-import { loadWorkerEnv } from '../worker/config.js';
-import { runMigrations } from '../worker/migrate.js';
+import { retentionCutoffMs } from '../domain/retention.js';
+import { purgePayloadsBefore } from '../store/audit.js';
+import { loadTrustedKeys } from '../store/audit-crypto.js';
+import { loadDatabaseEnv } from '../store/config.js';
+import { createPool, type Pool } from '../store/db.js';
+import { readLedger, readStanding } from '../store/liability.js';
+import { runMigrations } from '../store/migrate.js';
+import { devAuditPaths } from '../store/paths.js';
+import { invalidateCheckpoints, listCheckpoints } from '../store/saga.js';
+import { exportAuditEntries, verifyAuditChain, verifyExportFile, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, exitCodeFor } from './errors.js';
+import { readSagaDefinitionFile, validateSaga } from './saga.js';
 import { HypervisorClient, type AgentHandle, type SessionHandle } from './hypervisor-client.js';
 
 /** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
@@ -660,7 +655,7 @@ audit
     const days = o.retentionDays ?? Number(process.env.HV_AUDIT_RETENTION_DAYS ?? 180);
     if (!Number.isInteger(days) || days < 1)
       throw new HypervisorError(ErrorType.InvalidInput, `--retention-days must be a whole number ≥ 1, got ${days}`);
-    const purged = await withPool((pool) => purgePayloadsBefore(pool, Date.now() - days * DAY_MS));
+    const purged = await withPool((pool) => purgePayloadsBefore(pool, retentionCutoffMs(Date.now(), days)));
     print({ retentionDays: days, purged });
   });
 
@@ -670,7 +665,7 @@ program
   .command('migrate')
   .description('apply pending migrations to DATABASE_URL')
   .action(async () => {
-    const env = loadWorkerEnv();
+    const env = loadDatabaseEnv();
     print({ applied: await runMigrations(env.DATABASE_URL) });
   });
 

@@ -356,6 +356,9 @@ export function slashCascade(input: SlashInput): { changes: SlashChange[] } {
   return { changes };
 }
 
+/** A direct slash blacklists the culprit for good; a cascaded one only lowers the sponsor's σ. */
+export const blacklists = (change: SlashChange): boolean => change.kind === 'slash_received';
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Shapley values.
 
@@ -576,6 +579,26 @@ export const LEDGER_SEVERITY = {
   quarantine_entered: 0.5,
   fault_attributed: 0.5,
 } as const;
+
+/** The severity an entry of this type is recorded with when nothing scales it: 0 for entries that do not count. */
+export const ledgerSeverity = (entryType: LedgerEntryType): number =>
+  (LEDGER_SEVERITY as Partial<Record<LedgerEntryType, number>>)[entryType] ?? 0;
+
+/**
+ * The `fault_attributed` entries of a saga's attribution: one per agent with a share, its severity the stated one
+ * scaled by the agent's part of the fault.
+ */
+export function faultSeverities(
+  attribution: SagaFaultAttribution,
+): Array<{ agentDid: string; share: number; severity: number }> {
+  return Object.entries(attribution.agents)
+    .filter(([, share]) => share > 0)
+    .map(([agentDid, share]) => ({
+      agentDid,
+      share,
+      severity: LEDGER_SEVERITY.fault_attributed * (attribution.value > 0 ? share / attribution.value : 0),
+    }));
+}
 
 /** Risk at or above which an agent is admitted only on probation (ring 3), or refused. */
 export const RISK_THRESHOLDS = { probation: 0.3, deny: 0.6 } as const;

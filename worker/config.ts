@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseKillSwitchConfig } from '../domain/kill-switch.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
+import { DatabaseEnv, parseEnv } from '../store/config.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -8,8 +9,7 @@ const port = z.coerce.number().int().min(1).max(65535);
  * The worker's environment, parsed once at start-up (C13). Temporal connection settings (address, namespace, TLS,
  * API key) come from the standard `TEMPORAL_*` variables through `temporalTarget()`.
  */
-export const WorkerEnv = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL'),
+export const WorkerEnv = DatabaseEnv.extend({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   /** The worker's HTTP server: /metrics, /healthz, /readyz. */
   HV_HTTP_PORT: port.default(9464),
@@ -59,13 +59,5 @@ export const WorkerEnv = z.object({
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-export function loadWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  const result = WorkerEnv.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
-  throw new ConfigError(`invalid worker configuration:\n${problems}`);
-}
+/** The worker's environment, or a `ConfigError` listing every bad variable. */
+export const loadWorkerEnv = (env: NodeJS.ProcessEnv = process.env): WorkerEnv => parseEnv(WorkerEnv, env);

@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateSigningKeyPem } from '../activities/audit-signing.js';
-import { dataDir } from './paths.js';
-
-/** Where `npm run dev` keeps its audit signing key pair and its checkpoint directory. */
-export const devAuditPaths = (env: NodeJS.ProcessEnv = process.env) => ({
-  privateKey: path.join(dataDir(env), 'audit-signing-key.pem'),
-  publicKey: path.join(dataDir(env), 'audit-signing-key.pub.pem'),
-  checkpoints: path.join(dataDir(env), 'checkpoints'),
-});
+import { generateSigningKeyPem } from '../store/audit-crypto.js';
+import { devAuditPaths } from '../store/paths.js';
 
 /**
  * Development convenience: a local Ed25519 key pair, generated on first run, so commitments and checkpoints are

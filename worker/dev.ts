@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadWorkerEnv } from './config.js';
-import { devAuditPaths, ensureDevSigningKey } from './dev-keys.js';
-import { dataDir } from './paths.js';
+import { devAuditPaths, dataDir } from '../store/paths.js';
+import { ensureDevSigningKey } from './dev-keys.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
 import { onShutdownSignal } from './signals.js';

@@ -1,5 +1,6 @@
 import { temporalTarget } from '../client/connection.js';
-import { ConfigError, loadWorkerEnv } from './config.js';
+import { ConfigError } from '../store/config.js';
+import { loadWorkerEnv } from './config.js';
 import { onShutdownSignal } from './signals.js';
 import { startWorker } from './worker.js';
 

@@ -1,9 +1,6 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository root (this file lives in `<root>/worker/`). */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { projectRoot } from '../store/paths.js';
 
 /**
  * Cache shared by every checkout and every run on this machine (dev, tests, CI): built tools live here, never in the
@@ -15,10 +12,5 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(xdg, 'agent-hypervisor');
 }
 
-/** Persistent state of `npm run dev` (Temporal SQLite file, Postgres data directory, logs). */
-export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HV_DATA_DIR ? path.resolve(env.HV_DATA_DIR) : path.join(projectRoot, '.data');
-}
-
+/** The workflow entry point the worker bundles. */
 export const workflowsPath = path.join(projectRoot, 'workflows', 'index.ts');
-export const migrationsDir = path.join(projectRoot, 'migrations');

@@ -1,5 +1,4 @@
 import type http from 'node:http';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Context } from '@temporalio/activity';
 import {
@@ -12,17 +11,18 @@ import {
   type ActivityExecuteInput,
   type Next,
 } from '@temporalio/worker';
-import { loadSigner } from '../activities/audit-signing.js';
-import { createCheckpointSink } from '../activities/checkpoint-sink.js';
 import { createActivities } from '../activities/index.js';
 import type { StepHandlers } from '../activities/saga-steps.js';
-import { createPool, databaseReachable, type Pool } from '../activities/db.js';
+import { loadSigner } from '../store/audit-crypto.js';
+import { createCheckpointSink } from '../store/checkpoint-sink.js';
+import { createPool, databaseReachable, type Pool } from '../store/db.js';
+import { runMigrations } from '../store/migrate.js';
+import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { runMigrations } from './migrate.js';
-import { dataDir, workflowsPath } from './paths.js';
+import { workflowsPath } from './paths.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 
 let runtimeInstalled = false;
@@ -109,7 +109,7 @@ export async function startWorker(
     activities: createActivities({
       pool,
       signer: loadSigner(env),
-      checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? path.join(dataDir(), 'checkpoints')),
+      checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
       temporal,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { projectRoot } from '../../worker/paths.js';
+import { projectRoot } from '../../store/paths.js';
 
 function hv(...args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../activities/audit-signing.js';
-import { createCheckpointSink } from '../../activities/checkpoint-sink.js';
+import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../store/audit-crypto.js';
+import { createCheckpointSink } from '../../store/checkpoint-sink.js';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 
 let pool: pg.Pool | undefined;

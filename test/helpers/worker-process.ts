@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
-import { projectRoot } from '../../worker/paths.js';
+import { projectRoot } from '../../store/paths.js';
 import { freePort } from '../../worker/processes.js';
 import { testCheckpointDir, testPrivateKeyPem } from './audit.js';
 import { eventually } from './session.js';

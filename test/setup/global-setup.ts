@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { runMigrations } from '../../worker/migrate.js';
+import { runMigrations } from '../../store/migrate.js';
 import { workflowsPath } from '../../worker/paths.js';
 import { startEmbeddedPostgres } from '../../worker/postgres.js';
 import { freePort } from '../../worker/processes.js';

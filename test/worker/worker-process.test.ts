@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadWorkerEnv } from '../../worker/config.js';
+import { ConfigError } from '../../store/config.js';
+import { loadWorkerEnv } from '../../worker/config.js';
 import { RETENTION_SCHEDULE_ID } from '../../worker/retention-schedule.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { streamAuditEntries } from '../../activities/audit-store.js';
+import { streamAuditEntries } from '../../store/audit.js';
 import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
 import { killWorker, spawnWorker } from '../helpers/worker-process.js';
 import { actions, allActions, auditSettled, did, eventually, newSession } from '../helpers/session.js';

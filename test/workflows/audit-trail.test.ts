@@ -1,7 +1,7 @@
 import type { ActivityInboundCallsInterceptor, ActivityExecuteInput, Next } from '@temporalio/worker';
 import type { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { streamAuditEntries } from '../../activities/audit-store.js';
+import { streamAuditEntries } from '../../store/audit.js';
 import type { SessionHandle } from '../../client/hypervisor-client.js';
 import { entryHash, payloadDigest, type AuditEntry, type Json } from '../../domain/audit-chain.js';
 import { ErrorType } from '../../domain/errors.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLiabilityActivities, readLedger, readStanding } from '../../activities/liability.js';
+import { createLiabilityActivities } from '../../activities/liability.js';
+import { readLedger, readStanding } from '../../store/liability.js';
 import { ErrorType } from '../../domain/errors.js';
 import { parseLiabilityPolicy, toMicro, type Vouch } from '../../domain/liability.js';
 import { testActivities, testPool } from '../helpers/audit.js';

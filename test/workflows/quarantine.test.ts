@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLedger } from '../../activities/liability.js';
+import { readLedger } from '../../store/liability.js';
 import { ErrorType } from '../../domain/errors.js';
 import { testPool } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';

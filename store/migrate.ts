@@ -1,6 +1,7 @@
 import { runner } from 'node-pg-migrate';
 import { migrationsDir } from './paths.js';
 
+/** node-pg-migrate's bookkeeping table. */
 export const MIGRATIONS_TABLE = 'hv_migrations';
 
 /**

@@ -1,8 +1,7 @@
 import { canonicalJson, type ChainedEntry } from '../domain/audit-chain.js';
 import type { StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType, hvError } from '../domain/errors.js';
-import type { Pool } from './db.js';
-import { withTransaction } from './db.js';
+import { withTransaction, type Pool, type Queryable } from './db.js';
 
 /** The commitment row of a session, as stored. */
 export interface StoredCommitment {
@@ -177,7 +176,7 @@ export async function insertCommitment(pool: Pool, c: StoredCommitment): Promise
         c.signature,
       ],
     );
-    const stored = await readCommitmentWith(tx, c.sessionId);
+    const stored = await readCommitment(tx, c.sessionId);
     if (!stored || stored.root !== c.root || stored.entryCount !== c.entryCount)
       throw hvError(ErrorType.ChainBroken, `session ${c.sessionId} already has a different commitment`, {
         sessionId: c.sessionId,
@@ -187,10 +186,8 @@ export async function insertCommitment(pool: Pool, c: StoredCommitment): Promise
   });
 }
 
-export const readCommitment = (pool: Pool, sessionId: string): Promise<StoredCommitment | null> =>
-  readCommitmentWith(pool, sessionId);
-
-async function readCommitmentWith(db: Pick<Pool, 'query'>, sessionId: string): Promise<StoredCommitment | null> {
+/** A session's stored commitment, or null before it has ended. */
+export async function readCommitment(db: Queryable, sessionId: string): Promise<StoredCommitment | null> {
   const { rows } = await db.query<{
     session_id: string;
     root: string;

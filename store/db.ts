@@ -1,7 +1,19 @@
+/**
+ * `store/` is the node-side persistence layer: every SQL reader and writer (one file per topic), the migration runner,
+ * the checkpoint sink, and the audit key material and paths that the worker's activities and the `hv` CLI both need.
+ * It imports only `domain/` (plus pg, node-pg-migrate and Node built-ins), so activities stay thin Temporal-facing
+ * wrappers and the CLI reads the database without reaching into `activities/` or `worker/`. Readers return facts;
+ * decisions about them (standing verdicts, slash cascades) are `domain/` functions. The direction is enforced by the
+ * `no-restricted-imports` blocks in eslint.config.js.
+ */
 import pg from 'pg';
 
+/** The process's connection pool. */
 export type Pool = pg.Pool;
+/** One checked-out connection, e.g. inside {@link withTransaction}. */
 export type PoolClient = pg.PoolClient;
+/** What a reader needs: a pool or a client already in a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'>;
 
 /** One pool per process (C12). */
 export function createPool(databaseUrl: string, max = 10): pg.Pool {

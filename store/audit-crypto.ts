@@ -8,7 +8,16 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { SignatureStatus } from '../domain/audit-verify.js';
+
+/*
+ * The node:crypto half of the audit trail. The workflow hashes with a pure-JS SHA-256 (the sandbox has no node:crypto)
+ * and never sees a key; the activities that persist and sign, and the CLI that verifies, use these instead.
+ */
+
+/** node:crypto's SHA-256: the same digest as the workflow's pure-JS one, for the node-side re-checks. */
+export const nativeSha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Signs commitments and checkpoints (Ed25519). The private key never enters a workflow: only activities hold it. */
 export interface AuditSigner {
@@ -17,13 +26,14 @@ export interface AuditSigner {
 }
 
 /** Short fingerprint of a public key: the first 16 bytes of SHA-256 over its SPKI encoding, in hex. */
-export function keyIdOf(publicKey: KeyObject): string {
+function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256')
     .update(publicKey.export({ type: 'spki', format: 'der' }))
     .digest('hex')
     .slice(0, 32);
 }
 
+/** A signer from an Ed25519 private key in PEM; any other key type is refused. */
 export function signerFromPem(privatePem: string): AuditSigner {
   const privateKey = createPrivateKey(privatePem);
   if (privateKey.asymmetricKeyType !== 'ed25519')
@@ -41,6 +51,7 @@ export function loadSigner(
   return null;
 }
 
+/** A fresh Ed25519 key pair as PEM text (PKCS#8 private, SPKI public). */
 export function generateSigningKeyPem(): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
@@ -53,6 +64,7 @@ export function generateSigningKeyPem(): { privatePem: string; publicPem: string
 export class TrustedKeys {
   private readonly keys = new Map<string, KeyObject>();
 
+  /** The trust set of these PEM keys; a key that is not Ed25519 is refused. */
   static fromPems(pems: readonly string[]): TrustedKeys {
     const trusted = new TrustedKeys();
     for (const pem of pems) {
@@ -63,6 +75,7 @@ export class TrustedKeys {
     return trusted;
   }
 
+  /** How many keys are trusted. */
   get size(): number {
     return this.keys.size;
   }
@@ -81,4 +94,9 @@ export class TrustedKeys {
       return 'invalid';
     }
   }
+}
+
+/** Reads PEM files (public or private Ed25519 keys) into a trust set. */
+export async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKeys> {
+  return TrustedKeys.fromPems(await Promise.all(files.map((file) => readFile(file, 'utf8'))));
 }

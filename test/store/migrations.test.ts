@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { MIGRATIONS_TABLE, runMigrations } from '../../worker/migrate.js';
+import { MIGRATIONS_TABLE, runMigrations } from '../../store/migrate.js';
 
 let client: pg.Client;
 beforeAll(async () => {

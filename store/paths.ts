@@ -1,0 +1,23 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file lives in `<root>/store/`). */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The SQL migrations `runMigrations` applies. */
+export const migrationsDir = path.join(projectRoot, 'migrations');
+
+/** Persistent state of `npm run dev` (Temporal SQLite file, Postgres data directory, logs). */
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HV_DATA_DIR ? path.resolve(env.HV_DATA_DIR) : path.join(projectRoot, '.data');
+}
+
+/**
+ * Where `npm run dev` keeps its audit signing key pair and its checkpoint directory; the CLI falls back to them, so
+ * `hv audit verify` checks a dev chain with no flags.
+ */
+export const devAuditPaths = (env: NodeJS.ProcessEnv = process.env) => ({
+  privateKey: path.join(dataDir(env), 'audit-signing-key.pem'),
+  publicKey: path.join(dataDir(env), 'audit-signing-key.pub.pem'),
+  checkpoints: path.join(dataDir(env), 'checkpoints'),
+});
