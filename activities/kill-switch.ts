@@ -3,7 +3,12 @@ import type { Standing } from '../domain/standing.js';
 import type { Pool } from '../store/db.js';
 import { readKillSwitchBlock, writeKillSwitchBlock, type KillSwitchBlock } from '../store/kill-switch.js';
 import { readStanding } from '../store/liability.js';
-import { DEFAULT_TASK_QUEUE, agentWorkflowId, registerSessionSignal } from '../workflows/messages.js';
+import {
+  AGENT_WORKFLOW_TYPE,
+  DEFAULT_TASK_QUEUE,
+  agentWorkflowId,
+  registerSessionSignal,
+} from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
 
 export interface KillSwitchDeps {
@@ -28,7 +33,7 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
     }): Promise<{ standing: Standing; killSwitch: KillSwitchBlock | null }> {
       if (deps.temporal) {
         const client = await deps.temporal();
-        await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>('agentWorkflow', {
+        await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>(AGENT_WORKFLOW_TYPE, {
           workflowId: agentWorkflowId(input.agentDid),
           taskQueue: deps.taskQueue ?? DEFAULT_TASK_QUEUE,
           args: [{ agentDid: input.agentDid, config: deps.killSwitchConfig ?? {} }],

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { ErrorType } from '../domain/errors.js';
+import { LockIntent } from '../domain/intent-locks.js';
 import { retentionCutoffMs } from '../domain/retention.js';
+import { KillReason, QuarantineInput, QuarantineReason } from '../domain/session-types.js';
 import { purgePayloadsBefore } from '../store/audit.js';
 import { loadTrustedKeys } from '../store/audit-crypto.js';
 import { loadDatabaseEnv } from '../store/config.js';
@@ -257,11 +259,7 @@ program
   .command('kill <sessionId>')
   .description('kill an agent in a session (idempotent by --kill-id)')
   .requiredOption('--agent <did>')
-  .addOption(
-    new Option('--reason <reason>')
-      .choices(['behavioral_drift', 'rate_limit', 'ring_breach', 'manual', 'quarantine_timeout', 'session_timeout'])
-      .default('manual'),
-  )
+  .addOption(new Option('--reason <reason>').choices(KillReason.options).default('manual'))
   .requiredOption('--authorized-by <did>')
   .option('--kill-id <id>')
   .option('--details <text>')
@@ -272,7 +270,7 @@ program
       id: string,
       o: {
         agent: string;
-        reason: string;
+        reason: KillReason;
         authorizedBy: string;
         killId?: string;
         details?: string;
@@ -283,7 +281,7 @@ program
       withSession(id, async (s) => {
         const input = {
           agentDid: o.agent,
-          reason: o.reason as 'manual',
+          reason: o.reason,
           authorizedBy: o.authorizedBy,
           killId: o.killId,
           details: o.details,
@@ -359,9 +357,9 @@ const lock = program.command('lock').description('intent locks on shared resourc
 lock
   .command('acquire <sessionId> <path>')
   .requiredOption('--agent <did>')
-  .addOption(new Option('--intent <intent>').choices(['read', 'write', 'exclusive']).default('write'))
+  .addOption(new Option('--intent <intent>').choices(LockIntent.options).default('write'))
   .option('--ttl <seconds>', 'lock TTL', parseNumber('--ttl'))
-  .action((id: string, path: string, o: { agent: string; intent: 'read' | 'write' | 'exclusive'; ttl?: number }) =>
+  .action((id: string, path: string, o: { agent: string; intent: LockIntent; ttl?: number }) =>
     withSession(id, async (s) =>
       print(await s.acquireLock({ agentDid: o.agent, path, intent: o.intent, ttlSeconds: o.ttl })),
     ),
@@ -406,20 +404,11 @@ program
   .description('read-only isolation (ring 3, no writes, no elevation) for a while, then release or kill')
   .requiredOption('--agent <did>')
   .requiredOption('--authorized-by <did>')
-  .addOption(
-    new Option('--reason <reason>')
-      .choices([
-        'behavioral_drift',
-        'liability_violation',
-        'ring_breach',
-        'rate_limit_exceeded',
-        'manual',
-        'cascade_slash',
-      ])
-      .default('manual'),
-  )
+  .addOption(new Option('--reason <reason>').choices(QuarantineReason.options).default('manual'))
   .option('--duration <seconds>', 'default 300', parseNumber('--duration'))
-  .addOption(new Option('--on-timeout <what>').choices(['release', 'kill']).default('release'))
+  .addOption(
+    new Option('--on-timeout <what>').choices(QuarantineInput.shape.onTimeout.unwrap().options).default('release'),
+  )
   .option('--details <text>')
   .option('--release', 'lift the quarantine now instead')
   .action(
@@ -428,9 +417,9 @@ program
       o: {
         agent: string;
         authorizedBy: string;
-        reason: 'manual';
+        reason: QuarantineInput['reason'];
         duration?: number;
-        onTimeout: 'release' | 'kill';
+        onTimeout: NonNullable<QuarantineInput['onTimeout']>;
         details?: string;
         release?: boolean;
       },

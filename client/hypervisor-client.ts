@@ -86,7 +86,7 @@ export class HypervisorClient {
       .catch(() => null);
     if (status?.blocked) throw toHypervisorError(killSwitchTripped(parsed.creatorDid, status.blocked));
     await this.temporal.workflow
-      .start<typeof sessionWorkflow>('sessionWorkflow', {
+      .start<typeof sessionWorkflow>(msg.SESSION_WORKFLOW_TYPE, {
         taskQueue: this.taskQueue,
         workflowId: msg.sessionWorkflowId(parsed.sessionId),
         // A session id names one audit chain forever: a closed session's id is not reusable.
@@ -131,7 +131,7 @@ export class HypervisorClient {
     filter: { state?: string; limit?: number } = {},
   ): Promise<Array<{ sessionId: string; status: string; startTime: Date }>> {
     const query = [
-      `WorkflowType = 'sessionWorkflow'`,
+      `WorkflowType = '${msg.SESSION_WORKFLOW_TYPE}'`,
       filter.state ? `HvSessionState = '${filter.state.replace(/'/g, '')}'` : '',
     ]
       .filter(Boolean)

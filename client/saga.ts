@@ -40,7 +40,7 @@ export async function startSaga(temporal: Client, definition: unknown, opts: Sta
   const sagaId = opts.sagaId ?? parsed.saga_id ?? randomUUID();
   const input: SagaWorkflowInput = { sagaId, definition: definition as SagaWorkflowInput['definition'], options };
   await temporal.workflow
-    .start<typeof sagaWorkflow>('sagaWorkflow', {
+    .start<typeof sagaWorkflow>(msg.SAGA_WORKFLOW_TYPE, {
       taskQueue: opts.taskQueue,
       workflowId: msg.sagaWorkflowId(sagaId),
       args: [input],
@@ -73,7 +73,7 @@ export async function resumeSaga(temporal: Client, sagaId: string, taskQueue: st
   if (!payload?.data) throw new HypervisorError(ErrorType.NotFound, `no start input recorded for saga ${sagaId}`);
   const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as SagaWorkflowInput;
   await temporal.workflow
-    .start<typeof sagaWorkflow>('sagaWorkflow', {
+    .start<typeof sagaWorkflow>(msg.SAGA_WORKFLOW_TYPE, {
       taskQueue,
       workflowId: msg.sagaWorkflowId(sagaId),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -1,5 +1,6 @@
 import { Client, Connection, ScheduleAlreadyRunning, type ConnectionOptions } from '@temporalio/client';
 import type { auditRetentionWorkflow } from '../workflows/audit-retention.js';
+import { AUDIT_RETENTION_WORKFLOW_TYPE } from '../workflows/messages.js';
 
 export const RETENTION_SCHEDULE_ID = 'hv-audit-retention';
 
@@ -20,7 +21,7 @@ export async function ensureRetentionSchedule(options: {
     const client = new Client({ connection, namespace: options.namespace });
     const action = {
       type: 'startWorkflow' as const,
-      workflowType: 'auditRetentionWorkflow',
+      workflowType: AUDIT_RETENTION_WORKFLOW_TYPE,
       args: [{ retentionDays: options.retentionDays }] as Parameters<typeof auditRetentionWorkflow>,
       taskQueue: options.taskQueue,
       workflowId: 'audit-retention',

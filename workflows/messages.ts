@@ -36,6 +36,7 @@ import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vf
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { Vouch } from '../domain/liability.js';
 import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView } from '../domain/kill-switch.js';
+import type * as workflows from './index.js';
 
 export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
 
@@ -45,6 +46,13 @@ export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
 export const sessionWorkflowId = (sessionId: string): string => `session:${sessionId}`;
 export const sagaWorkflowId = (sagaId: string): string => `saga:${sagaId}`;
 export const agentWorkflowId = (did: string): string => `agent:${did}`;
+
+/** Workflow types, for starting and listing by name: each is the name of a function exported by workflows/index.ts. */
+type WorkflowType = keyof typeof workflows;
+export const SESSION_WORKFLOW_TYPE = 'sessionWorkflow' satisfies WorkflowType;
+export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow' satisfies WorkflowType;
+export const AGENT_WORKFLOW_TYPE = 'agentWorkflow' satisfies WorkflowType;
+export const AUDIT_RETENTION_WORKFLOW_TYPE = 'auditRetentionWorkflow' satisfies WorkflowType;
 
 // Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
 export const joinSessionUpdate = defineUpdate<JoinResult, [JoinSessionInput]>('joinSession');
