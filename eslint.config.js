@@ -36,6 +36,52 @@ const sandboxRestrictions = {
   ],
 };
 
+/**
+ * The import-direction rule (issue 11), expressed with `no-restricted-imports` in the per-folder blocks below, so the
+ * folders talk one way:
+ *   client/     → workflows/messages.ts and workflow types, domain/, store/
+ *   workflows/  → domain/ (plus the type-only `Activities` import in workflows/activity-proxies.ts)
+ *   activities/ → store/, domain/, workflows/messages.ts (the message contract) and workflow types
+ *   store/      → domain/ (plus pg, node-pg-migrate, Node built-ins)
+ *   domain/     → domain/ only
+ *   worker/, bench/, test/ → anything
+ * SQL stays in store/: activities/ and client/ may not import pg or node-pg-migrate. ESLint replaces (not merges) a
+ * rule's options when two blocks match a file, so domain/ and workflows/ carry the sandbox rule and their direction
+ * rule together.
+ */
+const layer = (folders, message, allowTypeImports = false) => ({
+  group: folders.map((folder) => `**/${folder}/**`),
+  message,
+  allowTypeImports,
+});
+const workflowTypesOnly = (who) => ({
+  group: ['**/workflows/**', '!**/workflows/messages.js'],
+  message: `${who} may import workflows/messages.ts, and workflow functions only as types (import type).`,
+  allowTypeImports: true,
+});
+const noSql = (who) => ({
+  group: ['pg', 'pg-*', 'node-pg-migrate'],
+  message: `${who} does not talk SQL: readers and writers live in store/.`,
+});
+const importDirection = {
+  domain: [layer(['workflows', 'activities', 'store', 'client', 'worker', 'bench'], 'domain/ imports only domain/.')],
+  workflows: [
+    layer(['store', 'client', 'worker', 'bench'], 'workflows/ import only domain/ (and the Activities type).'),
+  ],
+  activities: [
+    layer(['client', 'worker', 'bench'], 'activities/ import only store/, domain/ and workflows/messages.ts.'),
+    workflowTypesOnly('activities/'),
+    noSql('activities/'),
+  ],
+  client: [
+    layer(['activities', 'worker', 'bench'], 'client/ imports only store/, domain/ and workflows/messages.ts.'),
+    workflowTypesOnly('client/'),
+    noSql('client/'),
+  ],
+  store: [layer(['activities', 'workflows', 'client', 'worker', 'bench'], 'store/ imports only domain/.')],
+};
+const restrict = (patterns, paths = []) => ['error', { paths, patterns }];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.data/**', '.cache/**', 'test/fixtures/**'] },
   js.configs.recommended,
@@ -55,10 +101,28 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'off',
     },
   },
+  // Import direction (see `importDirection` above); domain/ and workflows/ keep the sandbox rule too.
   {
-    files: ['domain/**/*.ts', 'workflows/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', sandboxRestrictions] },
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict(
+        [...sandboxRestrictions.patterns, ...importDirection.domain],
+        sandboxRestrictions.paths,
+      ),
+    },
   },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict(
+        [...sandboxRestrictions.patterns, ...importDirection.workflows],
+        sandboxRestrictions.paths,
+      ),
+    },
+  },
+  { files: ['activities/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.activities) } },
+  { files: ['client/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.client) } },
+  { files: ['store/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.store) } },
   {
     files: ['test/**/*.ts'],
     rules: {
