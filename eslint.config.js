@@ -37,7 +37,7 @@ const sandboxRestrictions = {
 };
 
 /**
- * The import-direction rule (issue 11), expressed with `no-restricted-imports` in the per-folder blocks below, so the
+ * The import-direction rule, expressed with `no-restricted-imports` in the per-folder blocks below, so the
  * folders talk one way:
  *   client/     → workflows/messages.ts and workflow types, domain/, store/
  *   workflows/  → domain/ (plus the type-only `Activities` import in workflows/activity-proxies.ts)
@@ -49,16 +49,15 @@ const sandboxRestrictions = {
  * rule's options when two blocks match a file, so domain/ and workflows/ carry the sandbox rule and their direction
  * rule together.
  */
-const layer = (folders, message, allowTypeImports = false) => ({
-  group: folders.map((folder) => `**/${folder}/**`),
-  message,
-  allowTypeImports,
-});
+/** @param {string[]} folders @param {string} message */
+const layer = (folders, message) => ({ group: folders.map((folder) => `**/${folder}/**`), message });
+/** @param {string} who */
 const workflowTypesOnly = (who) => ({
   group: ['**/workflows/**', '!**/workflows/messages.js'],
   message: `${who} may import workflows/messages.ts, and workflow functions only as types (import type).`,
   allowTypeImports: true,
 });
+/** @param {string} who */
 const noSql = (who) => ({
   group: ['pg', 'pg-*', 'node-pg-migrate'],
   message: `${who} does not talk SQL: readers and writers live in store/.`,
@@ -80,6 +79,7 @@ const importDirection = {
   ],
   store: [layer(['activities', 'workflows', 'client', 'worker', 'bench'], 'store/ imports only domain/.')],
 };
+/** @param {object[]} patterns @param {object[]} [paths] @returns {['error', object]} */
 const restrict = (patterns, paths = []) => ['error', { paths, patterns }];
 
 export default tseslint.config(
