@@ -41,6 +41,7 @@ export interface CommitAuditResult {
   signature: string | null;
 }
 
+/** The audit activities: persist the session's links, store and sign its commitment, purge old payloads. */
 export function createAuditActivities(deps: AuditDeps) {
   const signer = deps.signer ?? null;
 
@@ -83,14 +84,11 @@ export function createAuditActivities(deps: AuditDeps) {
     /** Stores (and signs, when a key is configured) the commitment a session makes when it ends. */
     async commitSessionAudit(input: CommitAuditInput): Promise<CommitAuditResult> {
       const c = input.commitment;
-      const signed = sign(commitmentStatement(c));
+      const statement = commitmentStatement(c);
+      const signed = sign(statement);
+      const { format: _format, ...committed } = statement;
       await insertCommitment(deps.pool, {
-        sessionId: c.sessionId,
-        root: c.root,
-        entryCount: c.entryCount,
-        participants: c.participants,
-        killSwitchTriggered: c.killSwitchTriggered,
-        terminatedAtMs: c.terminatedAtMs,
+        ...committed,
         reason: c.reason,
         workflowId: input.workflowId,
         runId: input.runId,

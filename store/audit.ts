@@ -1,16 +1,10 @@
-import { canonicalJson, type ChainedEntry } from '../domain/audit-chain.js';
+import { canonicalJson, type ChainedEntry, type CommitmentStatement } from '../domain/audit-chain.js';
 import type { StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType, hvError } from '../domain/errors.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
 
-/** The commitment row of a session, as stored. */
-export interface StoredCommitment {
-  sessionId: string;
-  root: string;
-  entryCount: number;
-  participants: string[];
-  killSwitchTriggered: boolean;
-  terminatedAtMs: number;
+/** The commitment row of a session, as stored: the signed statement plus where it came from and its signature. */
+export interface StoredCommitment extends Omit<CommitmentStatement, 'format'> {
   reason: string;
   workflowId: string;
   runId: string;

@@ -30,6 +30,7 @@ export interface CheckpointSink {
   write(checkpoint: SignedCheckpoint): Promise<void>;
 }
 
+/** The sink `spec` names: an http(s) URL, a `file://` URL or a directory path. */
 export function createCheckpointSink(spec: string): CheckpointSink {
   if (/^https?:\/\//.test(spec)) return httpSink(spec);
   return directorySink(spec.startsWith('file://') ? new URL(spec).pathname : spec);
