@@ -59,7 +59,7 @@ export function createAuditActivities(deps: AuditDeps) {
   };
 
   return {
-    /** Persists a batch of links handed over by the session workflow; idempotent under retries (C7). */
+    /** Persists a batch of links handed over by the session workflow; retries are harmless (docs/DESIGN.md §5.2). */
     async appendAuditEntries(input: AppendAuditInput): Promise<{ inserted: number; duplicates: number }> {
       // The batch is re-checked before anything is written: a bad link must never reach the table.
       const problem = batchProblem(input.sessionId, input.entries, nativeSha256Hex);

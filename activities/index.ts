@@ -7,8 +7,8 @@ import { createStepActivities, type StepDeps } from './saga-steps.js';
 export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps;
 
 /**
- * All activities, built from injected dependencies (C2). Workflows import only the `Activities` type, never this
- * module's values, so nothing here reaches the workflow sandbox.
+ * All activities, built from injected dependencies (docs/DESIGN.md §1.3). Workflows import only the `Activities`
+ * type, never this module's values, so nothing here reaches the workflow sandbox.
  */
 export const createActivities = (deps: ActivityDeps) => ({
   ...createAuditActivities(deps),

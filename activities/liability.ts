@@ -56,8 +56,8 @@ export function createLiabilityActivities(deps: { pool: Pool }) {
     },
 
     /**
-     * Slashes a culprit and cascades to its vouchers in the session (reference §5.3), in one transaction: σ changes in
-     * agent_standing, one ledger entry per agent, one `slashes` row. Idempotent by slashId.
+     * Slashes a culprit and cascades to its vouchers in the session (docs/DESIGN.md §R6), in one transaction: σ
+     * changes in agent_standing, one ledger entry per agent, one `slashes` row. Idempotent by slashId.
      */
     async slashAgent(input: SlashInput): Promise<SlashChange[]> {
       return recordSlash(deps.pool, input, ({ storedSigmas, vouches }) => {

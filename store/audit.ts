@@ -213,8 +213,8 @@ export async function readCommitment(db: Queryable, sessionId: string): Promise<
 }
 
 /**
- * Retention (reference §8.3): drops payloads recorded before `cutoffMs`, keeping every hash, so chains still verify.
- * Works in bounded batches so a large purge never holds long locks; returns how many payloads were dropped.
+ * Retention (docs/DESIGN.md §5.6): drops payloads recorded before `cutoffMs`, keeping every hash, so chains still
+ * verify. Works in bounded batches so a large purge never holds long locks; returns how many payloads were dropped.
  */
 export async function purgePayloadsBefore(pool: Pool, cutoffMs: number, batchSize = 5000): Promise<number> {
   let total = 0;

@@ -22,7 +22,7 @@ const SignedCheckpointRow = z.object({
 
 /**
  * Where signed checkpoints go: somewhere the audit database's owner cannot rewrite along with the chain
- * (perf-reliability §4.3). A directory of JSON Lines files (one per session, fsynced) or an HTTP endpoint that
+ * (docs/DESIGN.md §5.4). A directory of JSON Lines files (one per session, fsynced) or an HTTP endpoint that
  * receives each checkpoint as a JSON POST.
  */
 export interface CheckpointSink {

@@ -15,7 +15,7 @@ export type PoolClient = pg.PoolClient;
 /** What a reader needs: a pool or a client already in a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
-/** One pool per process (C12). */
+/** The process's one pool: every activity shares it, so `max` bounds the connections a worker holds. */
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // An idle client losing its connection must not crash the process; the next query reconnects.

@@ -6,8 +6,9 @@ import { DatabaseEnv, parseEnv } from '../store/config.js';
 const port = z.coerce.number().int().min(1).max(65535);
 
 /**
- * The worker's environment, parsed once at start-up (C13). Temporal connection settings (address, namespace, TLS,
- * API key) come from the standard `TEMPORAL_*` variables through `temporalTarget()`.
+ * The worker's environment, parsed once at start-up so a bad variable stops the worker before it polls. Temporal
+ * connection settings (address, namespace, TLS, API key) come from the standard `TEMPORAL_*` variables through
+ * `temporalTarget()`.
  */
 export const WorkerEnv = DatabaseEnv.extend({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
@@ -49,7 +50,7 @@ export const WorkerEnv = DatabaseEnv.extend({
     }),
   /** Base URL for saga steps whose `execute_api` / `undo_api` is a path (e.g. `/infra/provision`). */
   HV_STEP_BASE_URL: z.url().optional(),
-  /** Retention (reference §8.3): audit payloads older than this are purged; hashes and commitments are kept. */
+  /** Retention (docs/DESIGN.md §5.6): audit payloads older than this are purged; hashes and commitments are kept. */
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */
   HV_AUDIT_RETENTION_SCHEDULE: z
