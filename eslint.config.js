@@ -123,6 +123,15 @@ export default tseslint.config(
   { files: ['activities/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.activities) } },
   { files: ['client/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.client) } },
   { files: ['store/**/*.ts'], rules: { 'no-restricted-imports': restrict(importDirection.store) } },
+  // Size: a file holds one topic and a function reads in one sitting. The session folders are held to 300 lines a file.
+  {
+    files: ['{domain,workflows,activities,store,client,worker,bench}/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 800, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  { files: ['{domain,workflows}/session/**/*.ts'], rules: { 'max-lines': ['error', { max: 300 }] } },
   {
     files: ['test/**/*.ts'],
     rules: {

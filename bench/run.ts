@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the benchmark harness (perf-reliability §3). Every figure is a ratio to a probe taken in the same
+ * `npm run bench` — the benchmark harness (docs/DESIGN.md §9, §R10). Every figure is a ratio to a probe taken in the same
  * run, interleaved ABAB, median of the repetitions with the IQR, because the disk varies ±30 % between runs.
  *
  * Suites so far: (c) audit append vs raw Postgres, and verification speed. `--quick` (CI-sized) or the default full
@@ -101,6 +101,121 @@ async function rate(writers: number, op: (writer: number) => Promise<number> | n
   return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
 }
 
+type RecordSample = (sample: Sample) => Promise<void>;
+type AppendLinks = (sessionId: string, entries: ChainedEntry[]) => Promise<number>;
+
+/** Suite (c): audit append against a raw multi-row INSERT of the same rows, ABAB within each repetition. */
+async function appendSuite(pool: Pool, appendLinks: AppendLinks, record: RecordSample): Promise<void> {
+  const cases: Array<{ name: string; writers: number; batch: number }> = [
+    { name: 'batched, 1 writer', writers: 1, batch: BATCH },
+    { name: 'batched, 8 writers (per-session chains)', writers: 8, batch: BATCH },
+    { name: 'one row per commit, 1 writer', writers: 1, batch: 1 },
+    { name: 'one row per commit, 8 writers', writers: 8, batch: 1 },
+  ];
+  // Warm-up, discarded.
+  const warm = new ChainWriter();
+  await rate(1, () => appendLinks(warm.sessionId, warm.next(BATCH)));
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const c of cases) {
+      // ABAB: the probe and the measured path alternate within each repetition.
+      const rawSessions = Array.from({ length: c.writers }, () => ({ id: `raw-${randomUUID()}`, seq: 1 }));
+      const rawRate = await rate(c.writers, async (w) => {
+        const s = rawSessions[w]!;
+        await rawInsert(pool, s.id, s.seq, c.batch);
+        s.seq += c.batch;
+        return c.batch;
+      });
+      await record({ suite: 'audit', name: `raw INSERT, ${c.name}`, rep, perSecond: rawRate });
+      // The links are built before the clock starts: in production the session workflow builds them, and the
+      // store is what is measured here. Building them is measured on its own below.
+      const perWriter = Math.max(c.batch, Math.round((rawRate * SECONDS) / c.writers / c.batch) * c.batch);
+      const writers = Array.from({ length: c.writers }, () => new ChainWriter());
+      const batches = writers.map((w) => Array.from({ length: perWriter / c.batch }, () => w.next(c.batch)));
+      const t0 = performance.now();
+      await Promise.all(
+        writers.map(async (w, i) => {
+          for (const entries of batches[i]!) await appendLinks(w.sessionId, entries);
+        }),
+      );
+      const linkRate = (perWriter * c.writers) / ((performance.now() - t0) / 1000);
+      await record({ suite: 'audit', name: `audit links, ${c.name}`, rep, perSecond: linkRate });
+    }
+    const builder = new ChainWriter();
+    const built = await rate(1, () => {
+      builder.next(BATCH);
+      return BATCH;
+    });
+    await record({
+      suite: 'audit',
+      name: 'links built (workflow-side canonical JSON + pure-JS SHA-256)',
+      rep,
+      perSecond: built,
+    });
+  }
+}
+
+/** Hard invariant: every link written is stored exactly once. */
+async function storedOnce(pool: Pool, written: Map<string, number>): Promise<string[]> {
+  const failures: string[] = [];
+  for (const [sessionId, count] of written) {
+    const { rows } = await pool.query<{ n: string; max: string }>(
+      'SELECT count(*) AS n, max(seq) AS max FROM audit_entries WHERE session_id = $1',
+      [sessionId],
+    );
+    if (Number(rows[0]!.n) !== count || Number(rows[0]!.max) !== count)
+      failures.push(`${sessionId}: wrote ${count} links, stored ${rows[0]!.n} (max seq ${rows[0]!.max})`);
+  }
+  return failures;
+}
+
+/** Verification speed, streaming from Postgres; a chain that does not verify is a failure. */
+async function verifySuite(pool: Pool, appendLinks: AppendLinks, record: RecordSample): Promise<string[]> {
+  const failures: string[] = [];
+  const long = new ChainWriter();
+  for (let n = 0; n < VERIFY_LINKS; n += 1000) await appendLinks(long.sessionId, long.next(1000));
+  for (let rep = 1; rep <= REPS; rep++) {
+    const t0 = performance.now();
+    const report = await verifyAuditChain(long.sessionId, { pool });
+    const perSecond = report.entries / ((performance.now() - t0) / 1000);
+    if (!report.ok || report.entries !== VERIFY_LINKS) failures.push(`verification of ${VERIFY_LINKS} links failed`);
+    await record({ suite: 'audit', name: `verify (streamed from Postgres, ${VERIFY_LINKS} links)`, rep, perSecond });
+  }
+  return failures;
+}
+
+/** The Markdown summary: medians, IQRs and the same-run ratios. */
+function summary(samples: Sample[], failures: string[], out: string): string {
+  const names = [...new Set(samples.map((s) => s.name))];
+  const stats = new Map(
+    names.map((name) => {
+      const xs = samples.filter((s) => s.name === name).map((s) => s.perSecond);
+      return [name, { median: median(xs), iqr: quantile(xs, 0.75) - quantile(xs, 0.25) }] as const;
+    }),
+  );
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  return [
+    `## Benchmark (${quick ? 'quick' : 'full'}: ${REPS} repetitions × ${SECONDS} s, median and IQR)`,
+    '',
+    '| measurement | per second (median) | IQR |',
+    '| --- | ---: | ---: |',
+    ...names.map((n) => `| ${n} | ${fmt(stats.get(n)!.median)} | ${fmt(stats.get(n)!.iqr)} |`),
+    '',
+    '| ratio (same run) | value |',
+    '| --- | ---: |',
+    ...names
+      .filter((n) => n.startsWith('audit links, '))
+      .map((n) => {
+        const raw = stats.get(n.replace('audit links, ', 'raw INSERT, '))!.median;
+        return `| R_c ${n.replace('audit links, ', '')}: links/s ÷ raw INSERT rows/s | ${(stats.get(n)!.median / raw).toFixed(2)} |`;
+      }),
+    '',
+    failures.length === 0 ? 'Invariants: every link stored exactly once; every chain verified.' : 'INVARIANT FAILURES:',
+    ...failures.map((f) => `- ${f}`),
+    '',
+    `Raw samples: ${path.relative(projectRoot, out)}`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-'));
   await chmod(root, 0o755);
@@ -139,109 +254,16 @@ async function main(): Promise<void> {
       return entries.length;
     };
 
-    const cases: Array<{ name: string; writers: number; batch: number }> = [
-      { name: 'batched, 1 writer', writers: 1, batch: BATCH },
-      { name: 'batched, 8 writers (per-session chains)', writers: 8, batch: BATCH },
-      { name: 'one row per commit, 1 writer', writers: 1, batch: 1 },
-      { name: 'one row per commit, 8 writers', writers: 8, batch: 1 },
-    ];
-    // Warm-up, discarded.
-    const warm = new ChainWriter();
-    await rate(1, () => appendLinks(warm.sessionId, warm.next(BATCH)));
-    for (let rep = 1; rep <= REPS; rep++) {
-      for (const c of cases) {
-        // ABAB: the probe and the measured path alternate within each repetition.
-        const rawSessions = Array.from({ length: c.writers }, () => ({ id: `raw-${randomUUID()}`, seq: 1 }));
-        const rawRate = await rate(c.writers, async (w) => {
-          const s = rawSessions[w]!;
-          await rawInsert(pool, s.id, s.seq, c.batch);
-          s.seq += c.batch;
-          return c.batch;
-        });
-        await record({ suite: 'audit', name: `raw INSERT, ${c.name}`, rep, perSecond: rawRate });
-        // The links are built before the clock starts: in production the session workflow builds them, and the
-        // store is what is measured here. Building them is measured on its own below.
-        const perWriter = Math.max(c.batch, Math.round((rawRate * SECONDS) / c.writers / c.batch) * c.batch);
-        const writers = Array.from({ length: c.writers }, () => new ChainWriter());
-        const batches = writers.map((w) => Array.from({ length: perWriter / c.batch }, () => w.next(c.batch)));
-        const t0 = performance.now();
-        await Promise.all(
-          writers.map(async (w, i) => {
-            for (const entries of batches[i]!) await appendLinks(w.sessionId, entries);
-          }),
-        );
-        const linkRate = (perWriter * c.writers) / ((performance.now() - t0) / 1000);
-        await record({ suite: 'audit', name: `audit links, ${c.name}`, rep, perSecond: linkRate });
-      }
-      const builder = new ChainWriter();
-      const built = await rate(1, () => {
-        builder.next(BATCH);
-        return BATCH;
-      });
-      await record({
-        suite: 'audit',
-        name: 'links built (workflow-side canonical JSON + pure-JS SHA-256)',
-        rep,
-        perSecond: built,
-      });
-    }
-
-    // Hard invariant: every link written is stored exactly once, and every chain verifies.
-    for (const [sessionId, count] of written) {
-      const { rows } = await pool.query<{ n: string; max: string }>(
-        'SELECT count(*) AS n, max(seq) AS max FROM audit_entries WHERE session_id = $1',
-        [sessionId],
-      );
-      if (Number(rows[0]!.n) !== count || Number(rows[0]!.max) !== count)
-        failures.push(`${sessionId}: wrote ${count} links, stored ${rows[0]!.n} (max seq ${rows[0]!.max})`);
-    }
-
-    // Verification speed, streaming from Postgres.
-    const long = new ChainWriter();
-    for (let n = 0; n < VERIFY_LINKS; n += 1000) await appendLinks(long.sessionId, long.next(1000));
-    for (let rep = 1; rep <= REPS; rep++) {
-      const t0 = performance.now();
-      const report = await verifyAuditChain(long.sessionId, { pool });
-      const perSecond = report.entries / ((performance.now() - t0) / 1000);
-      if (!report.ok || report.entries !== VERIFY_LINKS) failures.push(`verification of ${VERIFY_LINKS} links failed`);
-      await record({ suite: 'audit', name: `verify (streamed from Postgres, ${VERIFY_LINKS} links)`, rep, perSecond });
-    }
+    await appendSuite(pool, appendLinks, record);
+    failures.push(...(await storedOnce(pool, written)));
+    failures.push(...(await verifySuite(pool, appendLinks, record)));
   } finally {
     await pool.end();
     await pg.stop();
     await rm(root, { recursive: true, force: true });
   }
 
-  const names = [...new Set(samples.map((s) => s.name))];
-  const stats = new Map(
-    names.map((name) => {
-      const xs = samples.filter((s) => s.name === name).map((s) => s.perSecond);
-      return [name, { median: median(xs), iqr: quantile(xs, 0.75) - quantile(xs, 0.25) }] as const;
-    }),
-  );
-  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const lines = [
-    `## Benchmark (${quick ? 'quick' : 'full'}: ${REPS} repetitions × ${SECONDS} s, median and IQR)`,
-    '',
-    '| measurement | per second (median) | IQR |',
-    '| --- | ---: | ---: |',
-    ...names.map((n) => `| ${n} | ${fmt(stats.get(n)!.median)} | ${fmt(stats.get(n)!.iqr)} |`),
-    '',
-    '| ratio (same run) | value |',
-    '| --- | ---: |',
-    ...names
-      .filter((n) => n.startsWith('audit links, '))
-      .map((n) => {
-        const raw = stats.get(n.replace('audit links, ', 'raw INSERT, '))!.median;
-        return `| R_c ${n.replace('audit links, ', '')}: links/s ÷ raw INSERT rows/s | ${(stats.get(n)!.median / raw).toFixed(2)} |`;
-      }),
-    '',
-    failures.length === 0 ? 'Invariants: every link stored exactly once; every chain verified.' : 'INVARIANT FAILURES:',
-    ...failures.map((f) => `- ${f}`),
-    '',
-    `Raw samples: ${path.relative(projectRoot, out)}`,
-  ];
-  console.log(lines.join('\n'));
+  console.log(summary(samples, failures, out));
   if (failures.length > 0) process.exit(1);
 }
 

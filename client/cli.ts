@@ -8,7 +8,7 @@ import { retentionCutoffMs } from '../domain/retention.js';
 import { KillReason, QuarantineInput, QuarantineReason } from '../domain/session-types.js';
 import { purgePayloadsBefore } from '../store/audit.js';
 import { loadTrustedKeys } from '../store/audit-crypto.js';
-import { loadDatabaseEnv } from '../store/config.js';
+import { devDatabaseUrl, loadDatabaseEnv } from '../store/config.js';
 import { createPool, type Pool } from '../store/db.js';
 import { readLedger, readStanding } from '../store/liability.js';
 import { runMigrations } from '../store/migrate.js';
@@ -46,10 +46,7 @@ const parseNumber =
 
 /** Postgres for the audit commands: DATABASE_URL, or the database `npm run dev` starts. */
 async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
-  const url =
-    process.env.DATABASE_URL ??
-    `postgres://hypervisor:hypervisor@127.0.0.1:${process.env.HV_PG_PORT ?? 55432}/hypervisor`;
-  const pool = createPool(url, 2);
+  const pool = createPool(process.env.DATABASE_URL ?? devDatabaseUrl(), 2);
   try {
     return await fn(pool);
   } finally {

@@ -21,3 +21,10 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv)
 
 /** The database settings from the environment (`DATABASE_URL`). */
 export const loadDatabaseEnv = (env: NodeJS.ProcessEnv = process.env): DatabaseEnv => parseEnv(DatabaseEnv, env);
+
+/** The port of the PostgreSQL `npm run dev` embeds (`HV_PG_PORT` moves it). */
+export const devPostgresPort = (env: NodeJS.ProcessEnv = process.env): number => Number(env.HV_PG_PORT ?? 55432);
+
+/** The database `npm run dev` embeds: what the CLI reaches when `DATABASE_URL` is not set. */
+export const devDatabaseUrl = (env: NodeJS.ProcessEnv = process.env): string =>
+  `postgres://hypervisor:hypervisor@127.0.0.1:${devPostgresPort(env)}/hypervisor`;

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { loadWorkerEnv } from './config.js';
+import { devPostgresPort } from '../store/config.js';
 import { devAuditPaths, dataDir } from '../store/paths.js';
+import { loadWorkerEnv, type WorkerEnv } from './config.js';
 import { ensureDevSigningKey } from './dev-keys.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
@@ -9,17 +10,97 @@ import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
 import { startWorker, type RunningWorker } from './worker.js';
 
-/**
- * `npm run dev`: the whole hypervisor on one machine. Starts the Temporal dev server (persistent SQLite, Web UI),
- * an embedded PostgreSQL (persistent data directory) unless DATABASE_URL is set, and the worker. Ctrl-C stops them
- * in reverse order; a second run reuses the state in `.data/`.
- */
-async function dev(): Promise<void> {
-  const say = (line: string) => console.log(`[dev] ${line}`);
-  const stateDir = dataDir();
+type Say = (line: string) => void;
+
+/** The Temporal dev server (persistent SQLite, Web UI), unless TEMPORAL_ADDRESS points at one already running. */
+async function startTemporal(stateDir: string, say: Say): Promise<DevServer | undefined> {
+  const externalTemporal = process.env.TEMPORAL_ADDRESS;
+  if (externalTemporal) {
+    say(`using the Temporal server at ${externalTemporal} (TEMPORAL_ADDRESS)`);
+    return undefined;
+  }
   const temporalPort = Number(process.env.HV_TEMPORAL_PORT ?? 7233);
   const uiPort = Number(process.env.HV_TEMPORAL_UI_PORT ?? 8233);
-  const pgPort = Number(process.env.HV_PG_PORT ?? 55432);
+  const cli = await resolveTemporalCli({ log: say });
+  if (cli.kind === 'binary') say(`temporal CLI: ${cli.path} (${cli.source}; ${temporalCliVersion(cli.path)})`);
+  for (const port of [temporalPort, uiPort]) {
+    if (await portInUse(port)) {
+      throw new Error(
+        `port ${port} is already in use. Stop whatever holds it, or set HV_TEMPORAL_PORT / HV_TEMPORAL_UI_PORT, ` +
+          'or point TEMPORAL_ADDRESS at a running Temporal server.',
+      );
+    }
+  }
+  say('starting the Temporal dev server…');
+  const server = await startTemporalDevServer({
+    cli,
+    port: temporalPort,
+    uiPort,
+    dbFilename: path.join(stateDir, 'temporal', 'dev.db'),
+    stateDir: path.join(stateDir, 'temporal'),
+    detached: true,
+    log: say,
+  });
+  process.env.TEMPORAL_ADDRESS = server.address;
+  return server;
+}
+
+/** The embedded PostgreSQL (persistent data directory), unless DATABASE_URL points at one. */
+async function startPostgres(stateDir: string, say: Say): Promise<EmbeddedPostgres | undefined> {
+  if (process.env.DATABASE_URL) {
+    say('using the PostgreSQL at DATABASE_URL');
+    return undefined;
+  }
+  say('starting the embedded PostgreSQL…');
+  const postgres = await startEmbeddedPostgres({
+    dataDir: path.join(stateDir, 'postgres', 'data'),
+    port: devPostgresPort(),
+    persistent: true,
+    detached: true,
+    log: say,
+  });
+  process.env.DATABASE_URL = postgres.url;
+  return postgres;
+}
+
+/** A dev audit signing key (generated once) and the dev checkpoint directory, unless configured. */
+async function useDevAuditKeys(say: Say): Promise<void> {
+  if (!process.env.HV_AUDIT_SIGNING_KEY && !process.env.HV_AUDIT_SIGNING_KEY_FILE) {
+    const key = await ensureDevSigningKey();
+    say(`${key.created ? 'generated' : 'using'} the dev audit signing key ${key.privateKey}`);
+    process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
+  }
+  process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
+}
+
+function banner(
+  env: WorkerEnv,
+  server: DevServer | undefined,
+  postgres: EmbeddedPostgres | undefined,
+  stateDir: string,
+) {
+  return [
+    '',
+    'Agent Hypervisor is running.',
+    `  Temporal Web UI   ${server?.uiUrl ?? '(external server)'}`,
+    `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
+    `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
+    `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; http://localhost:${env.HV_HTTP_PORT}/metrics /healthz /readyz`,
+    `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
+    `  State             ${stateDir}`,
+    '',
+    'Press Ctrl-C to stop everything.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * `npm run dev`: the whole hypervisor on one machine. Starts the Temporal dev server, an embedded PostgreSQL and the
+ * worker. Ctrl-C stops them in reverse order; a second run reuses the state in `.data/`.
+ */
+async function dev(): Promise<void> {
+  const say: Say = (line) => console.log(`[dev] ${line}`);
+  const stateDir = dataDir();
   let server: DevServer | undefined;
   let postgres: EmbeddedPostgres | undefined;
   let worker: RunningWorker | undefined;
@@ -45,70 +126,12 @@ async function dev(): Promise<void> {
   });
 
   try {
-    const externalTemporal = process.env.TEMPORAL_ADDRESS;
-    if (externalTemporal) {
-      say(`using the Temporal server at ${externalTemporal} (TEMPORAL_ADDRESS)`);
-    } else {
-      const cli = await resolveTemporalCli({ log: say });
-      if (cli.kind === 'binary') say(`temporal CLI: ${cli.path} (${cli.source}; ${temporalCliVersion(cli.path)})`);
-      for (const port of [temporalPort, uiPort]) {
-        if (await portInUse(port)) {
-          throw new Error(
-            `port ${port} is already in use. Stop whatever holds it, or set HV_TEMPORAL_PORT / HV_TEMPORAL_UI_PORT, ` +
-              'or point TEMPORAL_ADDRESS at a running Temporal server.',
-          );
-        }
-      }
-      say('starting the Temporal dev server…');
-      server = await startTemporalDevServer({
-        cli,
-        port: temporalPort,
-        uiPort,
-        dbFilename: path.join(stateDir, 'temporal', 'dev.db'),
-        stateDir: path.join(stateDir, 'temporal'),
-        detached: true,
-        log: say,
-      });
-      process.env.TEMPORAL_ADDRESS = server.address;
-    }
-
-    if (process.env.DATABASE_URL) {
-      say('using the PostgreSQL at DATABASE_URL');
-    } else {
-      say('starting the embedded PostgreSQL…');
-      postgres = await startEmbeddedPostgres({
-        dataDir: path.join(stateDir, 'postgres', 'data'),
-        port: pgPort,
-        persistent: true,
-        detached: true,
-        log: say,
-      });
-      process.env.DATABASE_URL = postgres.url;
-    }
-
-    if (!process.env.HV_AUDIT_SIGNING_KEY && !process.env.HV_AUDIT_SIGNING_KEY_FILE) {
-      const key = await ensureDevSigningKey();
-      say(`${key.created ? 'generated' : 'using'} the dev audit signing key ${key.privateKey}`);
-      process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
-    }
-    process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
-
+    server = await startTemporal(stateDir, say);
+    postgres = await startPostgres(stateDir, say);
+    await useDevAuditKeys(say);
     const env = loadWorkerEnv();
     worker = await startWorker(env, say);
-    const lines = [
-      '',
-      'Agent Hypervisor is running.',
-      `  Temporal Web UI   ${server?.uiUrl ?? '(external server)'}`,
-      `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
-      `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
-      `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; http://localhost:${env.HV_HTTP_PORT}/metrics /healthz /readyz`,
-      `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
-      `  State             ${stateDir}`,
-      '',
-      'Press Ctrl-C to stop everything.',
-      '',
-    ];
-    console.log(lines.join('\n'));
+    console.log(banner(env, server, postgres, stateDir));
     await worker.done;
   } catch (err) {
     console.error(`[dev] ${(err as Error).message}`);
