@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Standing } from '../domain/standing.js';
 import type { Pool } from '../store/db.js';
-import { readKillSwitchBlock, writeKillSwitchBlock, type KillSwitchBlock } from '../store/kill-switch.js';
+import type { MirroredKillSwitchBlock } from '../domain/kill-switch.js';
+import { readKillSwitchBlock, writeKillSwitchBlock } from '../store/kill-switch.js';
 import { readStanding } from '../store/liability.js';
 import {
   AGENT_WORKFLOW_TYPE,
@@ -30,7 +31,7 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
     async admitAgent(input: {
       agentDid: string;
       sessionId: string;
-    }): Promise<{ standing: Standing; killSwitch: KillSwitchBlock | null }> {
+    }): Promise<{ standing: Standing; killSwitch: MirroredKillSwitchBlock | null }> {
       if (deps.temporal) {
         const client = await deps.temporal();
         await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>(AGENT_WORKFLOW_TYPE, {
@@ -49,7 +50,7 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
     },
 
     /** Mirrors the agent workflow's block (or its removal) into Postgres; the first block record is kept. */
-    async mirrorKillSwitchBlock(input: { agentDid: string; block: KillSwitchBlock | null }): Promise<void> {
+    async mirrorKillSwitchBlock(input: { agentDid: string; block: MirroredKillSwitchBlock | null }): Promise<void> {
       await writeKillSwitchBlock(deps.pool, input.agentDid, input.block);
     },
   };

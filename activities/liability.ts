@@ -9,7 +9,7 @@ import {
   type SlashChange,
   type Vouch,
 } from '../domain/liability.js';
-import { parseSagaDefinition, type SagaDefinitionInput } from '../domain/saga-dsl.js';
+import type { SagaDefinition } from '../domain/saga-dsl.js';
 import type { Pool } from '../store/db.js';
 import {
   appendLedger,
@@ -72,10 +72,11 @@ export function createLiabilityActivities(deps: { pool: Pool }) {
     async attributeSagaFault(input: {
       sagaId: string;
       sessionId: string;
-      definition: SagaDefinitionInput;
+      /** As the saga workflow parsed it at its start. */
+      definition: SagaDefinition;
       steps: Array<{ stepId: string; agentDid: string; state: string }>;
     }): Promise<{ agents: Record<string, number>; value: number; rootCause: string | null }> {
-      const result = attributeSagaFault({ definition: parseSagaDefinition(input.definition), steps: input.steps });
+      const result = attributeSagaFault({ definition: input.definition, steps: input.steps });
       await insertFaultAttribution(deps.pool, input, result);
       return result;
     },

@@ -91,6 +91,9 @@ export interface KillSwitchBlock {
   decisionId: string | null;
 }
 
+/** The block as Postgres mirrors it for admission (the tripping decision stays in the workflow). */
+export type MirroredKillSwitchBlock = Omit<KillSwitchBlock, 'decisionId'>;
+
 export interface KillSwitchState {
   agentDid: string;
   config: KillSwitchConfig;

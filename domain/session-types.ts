@@ -5,6 +5,7 @@ import type { Vouch } from './liability.js';
 import type { Bucket } from './token-bucket.js';
 import type { BreachWindow, BreachSeverity } from './breach-detector.js';
 import type { Elevation } from './elevation.js';
+import type { KillSwitchBlock } from './kill-switch.js';
 import { ElevationRequest } from './elevation.js';
 import { AgentDid, SessionId, identifier } from './identifiers.js';
 import type { IntentLock, LockTable } from './intent-locks.js';
@@ -77,7 +78,7 @@ export interface JoinStanding {
   riskScore: number;
   recommendation: 'admit' | 'probation' | 'deny';
   /** Set when the identity's deny-rate kill switch is tripped: no join anywhere until an operator unblocks it. */
-  killSwitch?: { blockedAtMs: number; reason: string; trigger: 'deny_rate' | 'operator' } | null;
+  killSwitch?: Pick<KillSwitchBlock, 'atMs' | 'reason' | 'trigger'> | null;
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 

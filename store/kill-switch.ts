@@ -1,16 +1,8 @@
+import type { MirroredKillSwitchBlock } from '../domain/kill-switch.js';
 import type { Queryable } from './db.js';
 
-/** The durable mirror of an agent workflow's block, as admission reads it. */
-export interface KillSwitchBlock {
-  blockedAtMs: number;
-  reason: string;
-  trigger: 'deny_rate' | 'operator';
-  authorizedBy: string | null;
-  sessionId: string | null;
-}
-
-/** The mirrored block of an identity, or null when it is not blocked. */
-export async function readKillSwitchBlock(db: Queryable, agentDid: string): Promise<KillSwitchBlock | null> {
+/** The durable mirror of an identity's block, as admission reads it, or null when it is not blocked. */
+export async function readKillSwitchBlock(db: Queryable, agentDid: string): Promise<MirroredKillSwitchBlock | null> {
   const { rows } = await db.query<{
     blocked_at: Date;
     reason: string;
@@ -21,7 +13,7 @@ export async function readKillSwitchBlock(db: Queryable, agentDid: string): Prom
   const r = rows[0];
   return r
     ? {
-        blockedAtMs: r.blocked_at.getTime(),
+        atMs: r.blocked_at.getTime(),
         reason: r.reason,
         trigger: r.trigger,
         authorizedBy: r.authorized_by,
@@ -34,7 +26,7 @@ export async function readKillSwitchBlock(db: Queryable, agentDid: string): Prom
 export async function writeKillSwitchBlock(
   db: Queryable,
   agentDid: string,
-  block: KillSwitchBlock | null,
+  block: MirroredKillSwitchBlock | null,
 ): Promise<void> {
   if (!block) {
     await db.query('DELETE FROM kill_switch_blocks WHERE agent_did = $1', [agentDid]);
@@ -43,13 +35,6 @@ export async function writeKillSwitchBlock(
   await db.query(
     `INSERT INTO kill_switch_blocks (agent_did, blocked_at, reason, trigger, authorized_by, session_id)
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_did) DO NOTHING`,
-    [
-      agentDid,
-      new Date(block.blockedAtMs).toISOString(),
-      block.reason,
-      block.trigger,
-      block.authorizedBy,
-      block.sessionId,
-    ],
+    [agentDid, new Date(block.atMs).toISOString(), block.reason, block.trigger, block.authorizedBy, block.sessionId],
   );
 }

@@ -78,16 +78,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       const blocked = run.state.blocked;
       await killSwitch.mirrorKillSwitchBlock({
         agentDid: run.state.agentDid,
-        block:
-          notice.event === 'tripped' && blocked
-            ? {
-                blockedAtMs: blocked.atMs,
-                reason: blocked.reason,
-                trigger: blocked.trigger,
-                authorizedBy: blocked.authorizedBy,
-                sessionId: blocked.sessionId,
-              }
-            : null,
+        block: notice.event === 'tripped' ? blocked : null,
       });
       for (const sessionId of sessions) {
         try {

@@ -136,8 +136,7 @@ function assertActionBudget(data: SessionData, input: JoinInput): void {
 
 /** The identity's standing outside this session: a tripped kill switch or a `deny` verdict keeps it out. */
 function assertStanding(agentDid: string, standing: JoinStanding): void {
-  if (standing.killSwitch)
-    throw killSwitchTripped(agentDid, { ...standing.killSwitch, atMs: standing.killSwitch.blockedAtMs });
+  if (standing.killSwitch) throw killSwitchTripped(agentDid, standing.killSwitch);
   if (standing.recommendation === 'deny') {
     throw hvError(
       ErrorType.StandingDenied,

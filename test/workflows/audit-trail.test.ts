@@ -6,7 +6,7 @@ import type { SessionHandle } from '../../client/hypervisor-client.js';
 import { entryHash, payloadDigest, type AuditEntry, type Json } from '../../domain/audit-chain.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
-import { sessionWorkflowId } from '../../workflows/messages.js';
+import { SESSION_WORKFLOW_TYPE, sessionWorkflowId } from '../../workflows/messages.js';
 import { tamper, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
@@ -158,7 +158,7 @@ describe('audit trail end to end', () => {
       await expectHvError(hv.createSession({ sessionId: session.sessionId, creatorDid }), ErrorType.SessionExists);
 
       // Started around the client's guard: the new run's entry 1 conflicts with the stored one.
-      await ctx.client.workflow.start('sessionWorkflow', {
+      await ctx.client.workflow.start(SESSION_WORKFLOW_TYPE, {
         taskQueue,
         workflowId: sessionWorkflowId(session.sessionId),
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { KillSwitchView } from '../../domain/kill-switch.js';
-import { agentWorkflowId, recordDecisionSignal } from '../../workflows/messages.js';
+import { AGENT_WORKFLOW_TYPE, agentWorkflowId, recordDecisionSignal } from '../../workflows/messages.js';
 import { did, eventually, expectHvError } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -37,7 +37,7 @@ const on = (config: Record<string, unknown> = {}) => ({
 
 async function identity(config: Record<string, unknown>, agentDid = did('ks')) {
   const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
-  const handle = await ctx.client.workflow.start('agentWorkflow', {
+  const handle = await ctx.client.workflow.start(AGENT_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: agentWorkflowId(agentDid),
     args: [{ agentDid, config }],

@@ -4,6 +4,7 @@ import { createLiabilityActivities } from '../../activities/liability.js';
 import { readLedger, readStanding } from '../../store/liability.js';
 import { ErrorType } from '../../domain/errors.js';
 import { parseLiabilityPolicy, toMicro, type Vouch } from '../../domain/liability.js';
+import { parseSagaDefinition } from '../../domain/saga-dsl.js';
 import { testActivities, testPool } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';
 import { StepService } from '../helpers/step-service.js';
@@ -246,7 +247,11 @@ describe('an escalated saga in a session with a sponsor', () => {
         await acts.attributeSagaFault({
           sagaId,
           sessionId: 'elsewhere',
-          definition: { name: 'x', session_id: 'elsewhere', steps: [{ id: 's', action_id: 'a', agent }] },
+          definition: parseSagaDefinition({
+            name: 'x',
+            session_id: 'elsewhere',
+            steps: [{ id: 's', action_id: 'a', agent }],
+          }),
           steps: [{ stepId: 's', agentDid: agent, state: 'failed' }],
         });
       expect(await readStanding(testPool(), agent)).toMatchObject({ recommendation: 'probation' });

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { parseSagaDefinition, planSaga, type SagaDefinitionInput } from '../../domain/saga-dsl.js';
+import { parseSagaDefinition, planSaga, type SagaDefinition, type SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import { SagaRunOptions, type RecordSagaEventInput, type SagaView } from '../../domain/saga-types.js';
 import { parseInput } from '../../domain/validation.js';
 import { liability } from '../activity-proxies.js';
@@ -62,7 +62,7 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
     }
   }
   view.completedAtMs = Date.now();
-  await wf.CancellationScope.nonCancellable(() => reportOutcome(run, input.definition));
+  await wf.CancellationScope.nonCancellable(() => reportOutcome(run, definition));
   return view;
 }
 
@@ -70,7 +70,7 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
  * Who caused it: Shapley shares over the agents involved, recorded in the liability ledger, then the saga's end. The
  * session slashes the root cause of an escalated saga when its policy says so (it owns the bonds and the policy).
  */
-async function reportOutcome(run: SagaRun, definition: SagaDefinitionInput): Promise<void> {
+async function reportOutcome(run: SagaRun, definition: SagaDefinition): Promise<void> {
   const view = run.ledger.view;
   let rootCause: string | null = null;
   if (view.status !== 'completed') {

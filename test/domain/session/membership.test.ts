@@ -228,7 +228,7 @@ describe('join: standing outside the session', () => {
     expect(denied.type).toBe(ErrorType.StandingDenied);
     expect(denied.message).toMatch(/risk 0\.700, blacklisted/);
     expect(hvErrorDetails(denied)).toEqual({ agentDid: A, riskScore: 0.7, blacklisted: true });
-    const killSwitch = { blockedAtMs: 500, reason: 'kill_switch_triggered', trigger: 'deny_rate' as const };
+    const killSwitch = { atMs: 500, reason: 'kill_switch_triggered', trigger: 'deny_rate' as const };
     const tripped = failureOf(() => join(newSession(), { agentDid: A }, { ...deny, killSwitch }));
     expect(tripped.type).toBe(ErrorType.KillSwitchTripped);
     expect(hvErrorDetails(tripped)).toEqual({
