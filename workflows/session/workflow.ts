@@ -7,6 +7,7 @@ import { RECENT_CARRIED } from './audit-outbox.js';
 import { registerHandlers } from './handlers.js';
 import { SessionRun, type SessionWorkflowInput } from './run.js';
 
+/** The start arguments of {@link sessionWorkflow}: a new session, or the state a continue-as-new carries over. */
 export type { SessionWorkflowInput };
 
 /** How long continue-as-new waits for a batch in flight to land before it hands over without it. */
