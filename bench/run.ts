@@ -18,6 +18,7 @@ import { runMigrations } from '../store/migrate.js';
 import { projectRoot } from '../store/paths.js';
 import { startEmbeddedPostgres } from '../worker/postgres.js';
 import { freePort } from '../worker/processes.js';
+import { governanceSuite, governanceSummary, type GovernanceSample } from './governance.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 1 : 3;
@@ -184,7 +185,7 @@ async function verifySuite(pool: Pool, appendLinks: AppendLinks, record: RecordS
 }
 
 /** The Markdown summary: medians, IQRs and the same-run ratios. */
-function summary(samples: Sample[], failures: string[], out: string): string {
+function summary(samples: Sample[], failures: string[], out: string, extra: string[]): string {
   const names = [...new Set(samples.map((s) => s.name))];
   const stats = new Map(
     names.map((name) => {
@@ -209,7 +210,10 @@ function summary(samples: Sample[], failures: string[], out: string): string {
         return `| R_c ${n.replace('audit links, ', '')}: links/s ÷ raw INSERT rows/s | ${(stats.get(n)!.median / raw).toFixed(2)} |`;
       }),
     '',
-    failures.length === 0 ? 'Invariants: every link stored exactly once; every chain verified.' : 'INVARIANT FAILURES:',
+    ...extra,
+    failures.length === 0
+      ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed.'
+      : 'INVARIANT FAILURES:',
     ...failures.map((f) => `- ${f}`),
     '',
     `Raw samples: ${path.relative(projectRoot, out)}`,
@@ -234,6 +238,7 @@ async function main(): Promise<void> {
     await appendFile(out, `${JSON.stringify(sample)}\n`);
   };
   const failures: string[] = [];
+  const governanceSamples: GovernanceSample[] = [];
   try {
     await runMigrations(pg.url);
     await pool.query(
@@ -257,13 +262,22 @@ async function main(): Promise<void> {
     await appendSuite(pool, appendLinks, record);
     failures.push(...(await storedOnce(pool, written)));
     failures.push(...(await verifySuite(pool, appendLinks, record)));
+    const governance = await governanceSuite(pool, {
+      reps: REPS,
+      calls: quick ? 50 : 200,
+      record: async (sample) => {
+        governanceSamples.push(sample);
+        await appendFile(out, `${JSON.stringify(sample)}\n`);
+      },
+    });
+    failures.push(...governance.failures);
   } finally {
     await pool.end();
     await pg.stop();
     await rm(root, { recursive: true, force: true });
   }
 
-  console.log(summary(samples, failures, out));
+  console.log(summary(samples, failures, out, governanceSummary(governanceSamples)));
   if (failures.length > 0) process.exit(1);
 }
 

@@ -1,0 +1,18 @@
+/**
+ * The bench's workflow bundle: every production workflow, plus the probe the governance suite compares them with —
+ * the cheapest update Temporal can serve on the same server (no state, no activity, no follow-up).
+ */
+import { condition, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
+
+export * from '../workflows/index.js';
+
+export const probeUpdate = defineUpdate<null, []>('probe');
+export const probeEndSignal = defineSignal('probeEnd');
+
+/** A trivial workflow that answers no-op updates until it is told to end. */
+export async function probeWorkflow(): Promise<void> {
+  let ended = false;
+  setHandler(probeUpdate, () => null);
+  setHandler(probeEndSignal, () => void (ended = true));
+  await condition(() => ended);
+}
