@@ -65,6 +65,7 @@ export class AuditTrail {
     return this.recent.slice(-Math.max(1, Math.min(limit ?? 20, RECENT_ENTRIES)));
   }
 
+  /** Where persistence stands, for the session view. */
   status(): AuditStatus {
     return { persistedSeq: this.outbox.persistedSeq, pending: this.outbox.pending.length, fault: this.outbox.fault };
   }

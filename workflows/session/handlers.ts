@@ -56,7 +56,7 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
   schema: JoinSessionInput,
   what: 'join',
   gate: 'gated',
-  dryRun: (d, i, c) => model.joinSession(d, i, c),
+  dryRun: model.joinSession,
   prepare: async (i) => {
     const admission = await killSwitch.admitAgent({ agentDid: i.agentDid, sessionId: run.data.sessionId });
     return { ...admission.standing, killSwitch: admission.killSwitch };
