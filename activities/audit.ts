@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   CHECKPOINT_FORMAT,
   batchProblem,
@@ -8,18 +9,42 @@ import {
   type CommitmentStatement,
 } from '../domain/audit-chain.js';
 import { ErrorType, hvError } from '../domain/errors.js';
+import { isAnonymous, type ReportedDecision } from '../domain/kill-switch.js';
 import { retentionCutoffMs } from '../domain/retention.js';
 import type { SessionCommitment } from '../domain/session-types.js';
 import { insertAuditBatch, insertCommitment, purgePayloadsBefore } from '../store/audit.js';
 import { nativeSha256Hex, type AuditSigner } from '../store/audit-crypto.js';
 import type { CheckpointSink, SignedCheckpoint } from '../store/checkpoint-sink.js';
 import type { Pool } from '../store/db.js';
+import { agentWorkflowId, reportDecisionsSignal } from '../workflows/messages.js';
 
 export interface AuditDeps {
   pool: Pool;
   signer?: AuditSigner | null;
   checkpointSink?: CheckpointSink | null;
   onEntries?: (outcome: 'inserted' | 'duplicate', count: number) => void;
+  /** Reaches the identities' agent workflows with the decisions of each flush. */
+  temporal?: () => Promise<Client>;
+}
+
+/**
+ * Hands each identity its decisions of this flush. A retried flush sends them again; the identity ignores what it has
+ * counted. An identity without an agent workflow (anonymous, or never admitted) has no window to feed.
+ */
+async function reportDecisions(deps: AuditDeps, sessionId: string, reports: readonly AgentReport[]): Promise<void> {
+  const live = reports.filter((r) => !isAnonymous(r.agentDid) && r.decisions.length > 0);
+  if (live.length === 0 || !deps.temporal) return;
+  const client = await deps.temporal();
+  await Promise.all(
+    live.map((r) =>
+      client.workflow
+        .getHandle(agentWorkflowId(r.agentDid))
+        .signal(reportDecisionsSignal, { sessionId, decisions: r.decisions })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }),
+    ),
+  );
 }
 
 export interface AppendAuditInput {
@@ -27,6 +52,14 @@ export interface AppendAuditInput {
   entries: ChainedEntry[];
   /** Also write a signed checkpoint of the new head to the external sink (`enableBlockchainCommitment`). */
   checkpoint: boolean;
+  /** The decisions of this flush, for their identities' kill-switch windows (sent once the entries are stored). */
+  reports?: AgentReport[];
+}
+
+/** One identity's decisions in one flush. */
+export interface AgentReport {
+  agentDid: string;
+  decisions: ReportedDecision[];
 }
 
 export interface CommitAuditInput {
@@ -65,7 +98,11 @@ export function createAuditActivities(deps: AuditDeps) {
       const problem = batchProblem(input.sessionId, input.entries, nativeSha256Hex);
       if (problem)
         throw hvError(ErrorType.ChainBroken, `refusing audit batch: ${problem}`, { sessionId: input.sessionId });
-      const out = await insertAuditBatch(deps.pool, input.sessionId, input.entries);
+      const out =
+        input.entries.length > 0
+          ? await insertAuditBatch(deps.pool, input.sessionId, input.entries)
+          : { inserted: 0, duplicates: 0 };
+      await reportDecisions(deps, input.sessionId, input.reports ?? []);
       deps.onEntries?.('inserted', out.inserted);
       deps.onEntries?.('duplicate', out.duplicates);
       const last = input.entries.at(-1);

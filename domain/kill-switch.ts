@@ -203,6 +203,76 @@ export function recordDecision(state: KillSwitchState, input: RecordDecisionInpu
   return { state: { ...state, events, blocked, trips: state.trips + 1 }, tripped: true, counted: true, rate };
 }
 
+/** One decision a session reports to its identity's window, batched with the session's audit flush. */
+export interface ReportedDecision {
+  /** The session's decision counter: reports are deduplicated by it, so a retried flush never counts twice. */
+  n: number;
+  kind: DecisionKind;
+  /** Workflow time of the decision in its session (not of the report's arrival). */
+  atMs: number;
+  decisionId: string;
+}
+
+/**
+ * Counts a session's batch of decisions in order, skipping any already counted (`n` at or below `lastN`). The first
+ * decision that crosses the threshold is the tripping one; later ones are still counted as evidence.
+ */
+export function recordReportedDecisions(
+  state: KillSwitchState,
+  sessionId: string,
+  decisions: readonly ReportedDecision[],
+  lastN: number,
+): { state: KillSwitchState; lastN: number; tripped: ReportedDecision | null } {
+  let current = state;
+  let seen = lastN;
+  let tripped: ReportedDecision | null = null;
+  for (const d of decisions) {
+    if (d.n <= seen) continue;
+    seen = d.n;
+    const out = recordDecision(current, { kind: d.kind, atMs: d.atMs, sessionId, decisionId: d.decisionId });
+    current = out.state;
+    if (out.tripped) tripped ??= d;
+  }
+  return { state: current, lastN: seen, tripped };
+}
+
+/**
+ * A session tripped the identity's switch at one of its own decisions (it keeps a copy of the window, see
+ * {@link KillSwitchCopy}): the identity adopts the block unless it is already blocked or the switch is off.
+ */
+export function adoptSessionTrip(
+  state: KillSwitchState,
+  trip: { sessionId: string; decisionId: string; atMs: number },
+): { state: KillSwitchState; changed: boolean } {
+  if (state.blocked !== null || !state.config.enabled || isAnonymous(state.agentDid)) return { state, changed: false };
+  const blocked: KillSwitchBlock = {
+    atMs: trip.atMs,
+    reason: BREAK_GLASS.triggered,
+    trigger: 'deny_rate',
+    authorizedBy: null,
+    sessionId: trip.sessionId,
+    decisionId: trip.decisionId,
+  };
+  return { state: { ...state, blocked, trips: state.trips + 1 }, changed: true };
+}
+
+/** Events a session's copy of the window starts from (the most recent), so a copy stays small. */
+export const COPY_EVENTS = 2_000;
+
+/**
+ * What a session keeps of its participant's kill switch so it can trip at the crossing decision without asking: the
+ * identity's window as of the last snapshot (at join, or when an operator reconfigures or unblocks it), plus the
+ * session's own decisions since. The identity's own evaluation of every session's decisions stays the authority; this
+ * copy only makes the crossing session act at once.
+ */
+export type KillSwitchCopy = KillSwitchState;
+
+/** The identity's window as a session starts its copy from it. */
+export function killSwitchCopy(state: KillSwitchState, nowMs: number): KillSwitchCopy {
+  const events = inWindow(state.events, state.config, nowMs);
+  return { ...state, events: events.slice(Math.max(0, events.length - COPY_EVENTS)) };
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Operator actions.
 
@@ -302,13 +372,16 @@ export interface KillSwitchCommand {
 /** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
 export interface KillSwitchNotice {
   agentDid: string;
-  event: 'tripped' | 'unblocked';
+  /** `configured`: the operator changed the switch's settings; the session refreshes its copy from `copy`. */
+  event: 'tripped' | 'unblocked' | 'configured';
   trigger: 'deny_rate' | 'operator';
   reason: string;
   authorizedBy: string | null;
   trippingSessionId: string | null;
   decisionId: string | null;
   windowSeconds: number;
+  /** The identity's window after the change, for the session's copy (see {@link KillSwitchCopy}). */
+  copy?: KillSwitchCopy;
 }
 
 export interface KillSwitchView {

@@ -5,7 +5,7 @@ import type { Vouch } from './liability.js';
 import type { Bucket } from './token-bucket.js';
 import type { BreachWindow, BreachSeverity } from './breach-detector.js';
 import type { Elevation } from './elevation.js';
-import type { KillSwitchBlock } from './kill-switch.js';
+import type { KillSwitchBlock, KillSwitchCopy } from './kill-switch.js';
 import { ElevationRequest } from './elevation.js';
 import { AgentDid, SessionId, identifier } from './identifiers.js';
 import type { IntentLock, LockTable } from './intent-locks.js';
@@ -79,6 +79,8 @@ export interface JoinStanding {
   recommendation: 'admit' | 'probation' | 'deny';
   /** Set when the identity's deny-rate kill switch is tripped: no join anywhere until an operator unblocks it. */
   killSwitch?: Pick<KillSwitchBlock, 'atMs' | 'reason' | 'trigger'> | null;
+  /** The identity's kill-switch window as the session's copy starts from it (null without an agent workflow). */
+  killSwitchCopy?: KillSwitchCopy | null;
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 
@@ -273,6 +275,8 @@ export interface SessionData {
   killSwitchTriggered?: boolean;
   /** Agents in read-only isolation, by DID. */
   quarantines?: Record<string, Quarantine>;
+  /** The session's copies of its participants' armed kill switches, by DID (domain/session/kill-switch.ts). */
+  killSwitches?: Record<string, KillSwitchCopy>;
 }
 
 /** A governance event the session turns into an audit entry. */

@@ -1,11 +1,14 @@
 import * as wf from '@temporalio/workflow';
 import {
+  adoptSessionTrip,
   BREAK_GLASS,
+  killSwitchCopy,
   killSwitchView,
   newKillSwitch,
   operatorTrip,
   parseKillSwitchConfig,
   recordDecision,
+  recordReportedDecisions,
   unblock,
   type KillSwitchState,
 } from '../domain/kill-switch.js';
@@ -16,7 +19,7 @@ import * as msg from './messages.js';
 export interface AgentWorkflowInput {
   agentDid: string;
   config?: Record<string, unknown>;
-  carried?: { state: KillSwitchState; sessions: string[] };
+  carried?: { state: KillSwitchState; sessions: string[]; fed?: Record<string, number> };
 }
 
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
@@ -26,12 +29,15 @@ const MAX_SESSIONS = 500;
 class AgentRun {
   state: KillSwitchState;
   readonly sessions: string[];
-  /** Trips and unblocks not yet announced, oldest first. */
+  /** The last decision counted from each session (its decision counter), so a re-sent report never counts twice. */
+  readonly fed: Record<string, number>;
+  /** Trips, unblocks and new settings not yet announced, oldest first. */
   readonly notices: msg.KillSwitchNotice[] = [];
 
   constructor(input: AgentWorkflowInput) {
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
     this.sessions = [...(input.carried?.sessions ?? [])];
+    this.fed = { ...input.carried?.fed };
   }
 
   /** Remembers a session the identity is in, forgetting the oldest beyond {@link MAX_SESSIONS}. */
@@ -39,7 +45,20 @@ class AgentRun {
     const { sessions } = this;
     if (sessions.includes(sessionId)) return;
     sessions.push(sessionId);
-    if (sessions.length > MAX_SESSIONS) sessions.splice(0, sessions.length - MAX_SESSIONS);
+    if (sessions.length > MAX_SESSIONS)
+      for (const forgotten of sessions.splice(0, sessions.length - MAX_SESSIONS)) delete this.fed[forgotten];
+  }
+
+  /** Queues the notice of a deny-rate trip at a session's decision. */
+  notifyTrip(sessionId: string, decisionId: string): void {
+    this.notify({
+      event: 'tripped',
+      trigger: 'deny_rate',
+      reason: BREAK_GLASS.triggered,
+      authorizedBy: null,
+      trippingSessionId: sessionId,
+      decisionId,
+    });
   }
 
   /** Queues a notice for every session, stamped with the identity and the current window. */
@@ -76,10 +95,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     while (notices.length > 0) {
       const notice = notices[0]!;
       const blocked = run.state.blocked;
-      await killSwitch.mirrorKillSwitchBlock({
-        agentDid: run.state.agentDid,
-        block: notice.event === 'tripped' ? blocked : null,
-      });
+      if (notice.event !== 'configured')
+        await killSwitch.mirrorKillSwitchBlock({
+          agentDid: run.state.agentDid,
+          block: notice.event === 'tripped' ? blocked : null,
+        });
       for (const sessionId of sessions) {
         try {
           await wf
@@ -96,7 +116,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       if (notices.length > 0) continue;
       return await wf.continueAsNew<typeof agentWorkflow>({
         agentDid: run.state.agentDid,
-        carried: { state: run.state, sessions },
+        carried: { state: run.state, sessions, fed: run.fed },
       });
     }
   }
@@ -105,6 +125,23 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
   wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => run.remember(sessionId));
+  wf.setHandler(msg.admitSessionUpdate, ({ sessionId }) => {
+    run.remember(sessionId);
+    return killSwitchCopy(run.state, Date.now());
+  });
+  wf.setHandler(msg.reportDecisionsSignal, ({ sessionId, decisions }) => {
+    run.remember(sessionId);
+    const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
+    run.state = out.state;
+    run.fed[sessionId] = out.lastN;
+    if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
+  });
+  wf.setHandler(msg.reportKillSwitchTripSignal, (trip) => {
+    const out = adoptSessionTrip(run.state, trip);
+    run.state = out.state;
+    if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
+  });
+  // One decision at a time: what sessions sent before decisions were batched (kept for their histories).
   wf.setHandler(msg.recordDecisionSignal, (d) => {
     run.remember(d.sessionId);
     const out = recordDecision(run.state, {
@@ -114,15 +151,7 @@ function registerHandlers(run: AgentRun): void {
       decisionId: d.decisionId,
     });
     run.state = out.state;
-    if (out.tripped)
-      run.notify({
-        event: 'tripped',
-        trigger: 'deny_rate',
-        reason: BREAK_GLASS.triggered,
-        authorizedBy: null,
-        trippingSessionId: d.sessionId,
-        decisionId: d.decisionId,
-      });
+    if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
   });
   wf.setHandler(
     msg.tripKillSwitchUpdate,
@@ -147,6 +176,16 @@ function registerHandlers(run: AgentRun): void {
     msg.configureKillSwitchUpdate,
     (config) => {
       run.state = { ...run.state, config: parseKillSwitchConfig(config) };
+      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
+      run.notify({
+        event: 'configured',
+        trigger: 'operator',
+        reason: 'configured',
+        authorizedBy: null,
+        trippingSessionId: null,
+        decisionId: null,
+        copy: killSwitchCopy(run.state, Date.now()),
+      });
       return killSwitchView(run.state, Date.now());
     },
     { validator: (config) => void parseKillSwitchConfig(config) },

@@ -13,6 +13,7 @@ import {
   type Parsed,
 } from './context.js';
 import { killAgent } from './control.js';
+import { observeKillSwitch } from './kill-switch.js';
 import { dropElevation, effectiveRingOf, requireParticipant } from './participants.js';
 
 type Input = Parsed<typeof AuthorizeInput>;
@@ -96,8 +97,9 @@ function observeBreach(data: SessionData, input: Input, needed: Ring | null, rin
 
 /**
  * The single enforcement point for agent actions. Order: participant status → breach detector → breach policy →
- * effective ring vs required ring → token bucket of the effective ring. A policy denial is a decision, not an error:
- * it is returned and recorded.
+ * effective ring vs required ring → token bucket of the effective ring; then the decision counts in the identity's
+ * kill switch (the session's copy), which kills the agent here at the crossing decision. A policy denial is a
+ * decision, not an error: it is returned and recorded.
  */
 export function authorizeAction(data: SessionData, input: Input, ctx: OpContext): OpResult<Decision> {
   assertState(data, ['active'], 'authorizing actions');
@@ -111,7 +113,10 @@ export function authorizeAction(data: SessionData, input: Input, ctx: OpContext)
       ? { ...current.stats, allowed: current.stats.allowed + 1 }
       : { ...current.stats, denied: current.stats.denied + 1 };
     events.push(event('decision', input.agentDid, { actionId: input.actionId, cost: input.cost, ...decision }));
-    return { data: { ...current, stats }, result: decision, events };
+    // The decision's chain position names it (every event before it is recorded, see `isRoutineAllow`).
+    const decisionId = `${data.sessionId}#${data.chain.seq + events.length}`;
+    const switched = observeKillSwitch({ ...current, stats }, input.agentDid, decision, decisionId, ctx);
+    return { data: switched.data, result: decision, events: [...events, ...switched.events] };
   };
 
   if (participant.status === 'killed') return finish(deny('agent_killed', needed, participant.ring));

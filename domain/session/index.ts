@@ -15,5 +15,6 @@ export * from './locks.js';
 export * from './vouch.js';
 export * from './timers.js';
 export * from './sagas.js';
+export * from './kill-switch.js';
 export * from './policy.js';
 export * from './view.js';

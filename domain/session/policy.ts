@@ -1,14 +1,13 @@
 /**
  * The decisions the session workflow makes around the reducers: which recorded events call for follow-up work
- * (slashes, kill hand-offs), what a kill-switch notice does to this session, how saga reports and join refusals are
+ * (slashes, kill hand-offs, kill-switch trips), how saga reports and join refusals are
  * recorded, and which entries the chain may skip. Pure: the workflow only carries them out.
  */
 import { ErrorType } from '../errors.js';
-import { BREAK_GLASS, type KillSwitchNotice } from '../kill-switch.js';
 import { fromMicro } from '../liability.js';
 import type { JoinStanding, SessionData, SessionEvent } from '../session-types.js';
-import { event, type Change, type OpContext } from './context.js';
-import { killAgent, registeredSubstitute } from './control.js';
+import { event } from './context.js';
+import { registeredSubstitute } from './control.js';
 
 /** A slash the session decided (ring breach, kill, escalated saga) and applies through the liability ledger. */
 export interface SlashRequest {
@@ -25,7 +24,9 @@ export interface SlashRequest {
  */
 export type FollowUp =
   | { kind: 'slash'; slash: SlashRequest }
-  | { kind: 'handoff'; killId: string; agentDid: string; substituteDid: string | null };
+  | { kind: 'handoff'; killId: string; agentDid: string; substituteDid: string | null }
+  /** This session's decision tripped the identity's kill switch: the identity blocks it everywhere. */
+  | { kind: 'trip'; agentDid: string; decisionId: string; atMs: number };
 
 /** With `enableAudit: false` the chain skips allowed decisions; governance changes and denials are always recorded. */
 export const isRoutineAllow = (e: SessionEvent): boolean =>
@@ -72,6 +73,8 @@ export function followUpsOf(data: SessionData, e: SessionEvent, sagasRunning: bo
       substituteDid:
         typeof p.substituteDid === 'string' ? p.substituteDid : (registeredSubstitute(data, e.agentDid, nowMs) ?? null),
     });
+  if (e.kind === 'break_glass_used' && e.agentDid && p.detected_by === 'session')
+    out.push({ kind: 'trip', agentDid: e.agentDid, decisionId: String(p.tripping_decision), atMs: nowMs });
   const slash = slashFor(data, e);
   if (slash) out.push({ kind: 'slash', slash });
   return out;
@@ -105,59 +108,4 @@ export function joinDeniedEvent(errorType: string, agentDid: string, standing: J
       blacklisted: standing.blacklisted,
     });
   return null;
-}
-
-/**
- * The `break_glass_used` entry for a kill-switch notice from the identity's workflow, and whether it flags this
- * session's commitment: an operator trip always does, a deny-rate trip only in the session whose decision tripped it.
- */
-export function killSwitchNoticeChange(data: SessionData, notice: KillSwitchNotice): Change {
-  if (notice.event === 'unblocked')
-    return {
-      data,
-      events: [
-        event('break_glass_used', notice.agentDid, {
-          reason: BREAK_GLASS.unblocked,
-          agent_id: notice.agentDid,
-          authorized_by: notice.authorizedBy,
-          operator_reason: notice.reason,
-        }),
-      ],
-    };
-  const denyRate = notice.trigger === 'deny_rate';
-  const flagged = !denyRate || notice.trippingSessionId === data.sessionId;
-  return {
-    data: flagged ? { ...data, killSwitchTriggered: true } : data,
-    events: [
-      event('break_glass_used', notice.agentDid, {
-        reason: denyRate ? BREAK_GLASS.triggered : BREAK_GLASS.operatorTrip,
-        agent_id: notice.agentDid,
-        deny_rate_window_seconds: notice.windowSeconds,
-        tripping_decision: notice.decisionId,
-        authorized_by: notice.authorizedBy,
-        ...(denyRate ? {} : { operator_reason: notice.reason }),
-      }),
-    ],
-  };
-}
-
-/**
- * A tripped kill switch kills the agent in this session, if it is still active here. Applied after the notice's entry
- * is recorded: the kill id is the chain position that follows it.
- */
-export function killSwitchKill(data: SessionData, notice: KillSwitchNotice, ctx: OpContext): Change {
-  if (notice.event !== 'tripped' || data.participants[notice.agentDid]?.status !== 'active')
-    return { data, events: [] };
-  const denyRate = notice.trigger === 'deny_rate';
-  return killAgent(
-    data,
-    {
-      killId: `kill-switch-${data.chain.seq}`,
-      agentDid: notice.agentDid,
-      reason: denyRate ? 'behavioral_drift' : 'manual',
-      authorizedBy: notice.authorizedBy ?? 'did:hypervisor:kill-switch',
-      details: denyRate ? 'deny-rate kill switch tripped' : `kill switch tripped by operator: ${notice.reason}`,
-    },
-    ctx,
-  );
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKillSwitchBlock } from '../../store/kill-switch.js';
+import { agentWorkflowId } from '../../workflows/messages.js';
 import { ErrorType } from '../../domain/errors.js';
 import { testPool } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';
@@ -39,6 +40,18 @@ describe('the deny-rate kill switch on the real server', () => {
       );
       expect((await hvAgent.status()).blocked).toBeNull();
       await first.session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
+      const crossedAt = Date.now();
+      // The very next call in the session where it crossed is refused: the session tripped at its own decision.
+      expect(await first.session.authorize({ agentDid: agent, actionId: actions.edit.actionId })).toMatchObject({
+        allowed: false,
+        reason: 'agent_killed',
+      });
+      // Every other session of the identity refuses within a second.
+      await eventually(
+        () => second.session.view(),
+        (v) => v.participants.find((p) => p.agentDid === agent)?.status === 'killed',
+      );
+      expect(Date.now() - crossedAt).toBeLessThan(1000);
 
       const status = await eventually(
         () => hvAgent.status(),
@@ -89,6 +102,46 @@ describe('the deny-rate kill switch on the real server', () => {
         (b) => b === null,
       );
       expect(await session.join({ agentDid: agent, sigmaRaw: 0.9 })).toMatchObject({ ring: 2 });
+    });
+  });
+
+  it('trips on a crossing spread over two sessions, counting batched reports once, with no history per decision', async () => {
+    const taskQueue = uniqueTaskQueue('kill-switch-spread');
+    const agent = did('spread');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const first = await newSession(ctx, taskQueue, calm);
+      const second = await newSession(ctx, taskQueue, calm);
+      const hvAgent = first.hv.agent(agent);
+      for (const { session } of [first, second]) {
+        await session.join({ agentDid: agent, sigmaRaw: 0.8, actions: allActions });
+        await session.activate();
+      }
+      await hvAgent.configure(armed);
+      const identity = ctx.client.workflow.getHandle(agentWorkflowId(agent));
+      // Five denials in each session: neither session's copy reaches min_calls; the identity sees ten.
+      for (let i = 0; i < 5; i++)
+        for (const { session } of [first, second])
+          await session.authorize({ agentDid: agent, actionId: actions.deploy.actionId });
+      const status = await eventually(
+        () => hvAgent.status(),
+        (s) => s.blocked !== null,
+      );
+      expect(status).toMatchObject({ windowCalls: 10, windowDenies: 10, blocked: { trigger: 'deny_rate' } });
+      for (const { session } of [first, second])
+        await eventually(
+          () => session.view(),
+          (v) => v.participants.find((p) => p.agentDid === agent)?.status === 'killed',
+        );
+      // Ten decisions reached the identity in a few batched reports (one per flush of each session), not one each.
+      const signals = (await identity.fetchHistory()).events!.flatMap((e) =>
+        e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName] : [],
+      );
+      expect(signals).not.toContain('recordDecision');
+      const reports = signals.filter((name) => name === 'reportDecisions').length;
+      expect(reports).toBeGreaterThan(0);
+      expect(reports).toBeLessThan(10);
+      const glass = (await second.session.auditTail(30)).find((e) => e.entry.kind === 'break_glass_used');
+      expect(glass?.payload).toMatchObject({ detected_by: 'identity' });
     });
   });
 

@@ -1,10 +1,23 @@
 import * as wf from '@temporalio/workflow';
 import type { ChainedEntry } from '../../domain/audit-chain.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
+import type { AgentReport } from '../../activities/audit.js';
+import type { ReportedDecision } from '../../domain/kill-switch.js';
 import type { AuditStatus } from '../../domain/session/index.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
 import { audit } from '../activity-proxies.js';
 import { failureMessage } from '../failures.js';
+
+/** A flush's decisions, grouped by identity: one report per identity. */
+function byAgent(decisions: readonly AgentDecision[]): AgentReport[] {
+  const grouped = new Map<string, ReportedDecision[]>();
+  for (const { agentDid, ...d } of decisions) {
+    const list = grouped.get(agentDid);
+    if (list) list.push(d);
+    else grouped.set(agentDid, [d]);
+  }
+  return [...grouped].map(([agentDid, list]) => ({ agentDid, decisions: list }));
+}
 
 /**
  * Entries recorded but not yet acknowledged by the audit store, carried through continue-as-new so none is lost. A
@@ -14,7 +27,14 @@ export interface AuditOutbox {
   pending: ChainedEntry[];
   persistedSeq: number;
   fault: string | null;
+  /** Decisions on their way to their identities' kill-switch windows, sent with the next flush (absent before). */
+  decisions?: AgentDecision[];
+  /** The session's decision counter: the last `n` given to a reported decision. */
+  reported?: number;
 }
+
+/** A decision of one agent, reported to its identity's window. */
+export type AgentDecision = ReportedDecision & { agentDid: string };
 
 /** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
 export const RECENT_ENTRIES = 100;
@@ -28,6 +48,12 @@ export const AUDIT_BATCH_SIZE = 200;
  * closed instead of growing without bound.
  */
 export const MAX_AUDIT_BACKLOG = 1000;
+/**
+ * How long recorded entries gather in the outbox before they are flushed together (a full batch goes at once, and so
+ * does everything when the session closes). One flush costs a timer, an activity and two workflow tasks, shared by all
+ * the updates of the interval instead of paid by each.
+ */
+export const AUDIT_FLUSH_INTERVAL_MS = 250;
 
 /**
  * The session's side of the audit trail: the outbox of entries on their way to the audit store, the recent tail for
@@ -38,6 +64,8 @@ export class AuditTrail {
   readonly outbox: AuditOutbox;
   /** A batch is on its way to the store: continue-as-new waits for it to land. */
   flushing = false;
+  /** Flush without waiting for the interval (the session is closing). */
+  private urgent = false;
 
   constructor(
     private readonly sessionId: string,
@@ -45,8 +73,20 @@ export class AuditTrail {
   ) {
     this.recent = [...(carried.recent ?? [])];
     this.outbox = carried.audit
-      ? { ...carried.audit, pending: [...carried.audit.pending] }
-      : { pending: [], persistedSeq: 0, fault: null };
+      ? { ...carried.audit, pending: [...carried.audit.pending], decisions: [...(carried.audit.decisions ?? [])] }
+      : { pending: [], persistedSeq: 0, fault: null, decisions: [], reported: 0 };
+  }
+
+  /** Queues a decision for its identity's window; it travels with the next flush. */
+  report(agentDid: string, kind: 'allow' | 'deny', atMs: number, decisionId: string): void {
+    const n = (this.outbox.reported ?? 0) + 1;
+    this.outbox.reported = n;
+    (this.outbox.decisions ??= []).push({ agentDid, n, kind, atMs, decisionId });
+  }
+
+  /** Flushes what is pending now instead of at the end of the interval. */
+  flushNow(): void {
+    this.urgent = true;
   }
 
   /** Queues a recorded entry for the store and the recent tail. */
@@ -94,18 +134,32 @@ export class AuditTrail {
    */
   async persist(checkpoint: () => boolean, paused: () => boolean): Promise<void> {
     const { outbox } = this;
+    const decisions = () => outbox.decisions ?? [];
+    const full = () => outbox.pending.length >= AUDIT_BATCH_SIZE;
     for (;;) {
-      await wf.condition(() => outbox.pending.length > 0 && outbox.fault === null && !paused());
+      await wf.condition(
+        () => (outbox.pending.length > 0 || decisions().length > 0) && outbox.fault === null && !paused(),
+      );
+      if (!full() && !this.urgent) await wf.condition(() => full() || this.urgent || paused(), AUDIT_FLUSH_INTERVAL_MS);
+      if (paused()) continue;
       const batch = outbox.pending.slice(0, AUDIT_BATCH_SIZE);
+      const reported = decisions().slice(0, AUDIT_BATCH_SIZE);
       this.flushing = true;
       try {
-        await audit.appendAuditEntries({ sessionId: this.sessionId, entries: batch, checkpoint: checkpoint() });
+        await audit.appendAuditEntries({
+          sessionId: this.sessionId,
+          entries: batch,
+          checkpoint: checkpoint() && batch.length > 0,
+          reports: byAgent(reported),
+        });
         // Entries are only ever appended behind the batch, so the batch is still the head of the outbox.
         outbox.pending.splice(0, batch.length);
-        outbox.persistedSeq = batch[batch.length - 1]!.entry.seq;
+        decisions().splice(0, reported.length);
+        if (batch.length > 0) outbox.persistedSeq = batch[batch.length - 1]!.entry.seq;
+        if (outbox.pending.length === 0) this.urgent = false;
       } catch (err) {
         // Only non-retryable failures get here: a conflicting chain under this session id.
-        outbox.fault = `audit entry ${batch[0]!.entry.seq} could not be persisted: ${failureMessage(err)}`;
+        outbox.fault = `audit entry ${batch[0]?.entry.seq ?? '-'} could not be persisted: ${failureMessage(err)}`;
         wf.log.error('audit persistence stopped', { sessionId: this.sessionId, fault: outbox.fault });
       } finally {
         this.flushing = false;

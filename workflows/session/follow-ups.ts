@@ -3,6 +3,22 @@ import { slashEvent, type FollowUp, type SlashRequest, type StepHandOff } from '
 import type { SessionData, SessionEvent } from '../../domain/session-types.js';
 import { liability, sagaControl } from '../activity-proxies.js';
 import { failureMessage } from '../failures.js';
+import { agentWorkflowId, reportKillSwitchTripSignal } from '../messages.js';
+
+/**
+ * Tells the identity's workflow that a decision here tripped its kill switch, so every other session of the identity
+ * kills the agent too. A missing agent workflow (anonymous identity) has nothing to block.
+ */
+async function reportTrip(host: FollowUpHost, trip: Extract<FollowUp, { kind: 'trip' }>): Promise<void> {
+  await wf
+    .getExternalWorkflowHandle(agentWorkflowId(trip.agentDid))
+    .signal(reportKillSwitchTripSignal, {
+      sessionId: host.data.sessionId,
+      decisionId: trip.decisionId,
+      atMs: trip.atMs,
+    })
+    .catch((err: unknown) => wf.log.warn('kill-switch trip not reported', { error: failureMessage(err) }));
+}
 
 /** What the follow-ups need of the session run: its state, its recorder, and whether it is handing over. */
 export interface FollowUpHost {
@@ -38,6 +54,7 @@ export class FollowUps {
       this.running = true;
       try {
         if (next.kind === 'slash') await this.applySlash(host, next.slash);
+        else if (next.kind === 'trip') await reportTrip(host, next);
         else await this.handOff(host, next);
       } finally {
         this.queue.shift();

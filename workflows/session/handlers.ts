@@ -59,12 +59,13 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
   dryRun: model.joinSession,
   prepare: async (i) => {
     const admission = await killSwitch.admitAgent({ agentDid: i.agentDid, sessionId: run.data.sessionId });
-    return { ...admission.standing, killSwitch: admission.killSwitch };
+    return { ...admission.standing, killSwitch: admission.killSwitch, killSwitchCopy: admission.killSwitchCopy };
   },
   handle: (i, standing) => {
     try {
       const out = guard(() => model.joinSession(run.data, i, run.ctx(), standing));
       run.apply(out);
+      run.data = model.adoptKillSwitchCopy(run.data, i.agentDid, standing.killSwitchCopy ?? null);
       return out.result;
     } catch (err) {
       const denied =
@@ -75,19 +76,13 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
   },
 });
 
-/**
- * The identity's kill switch tripped (deny rate or operator) or was lifted: record it, flag the commitment, and kill
- * the agent here. The notice's kill id follows from the chain position after its entry, so the two apply in order.
- */
-const killSwitchNotice = (run: SessionRun): SignalSpec<z.ZodType<KillSwitchNotice>> => ({
+/** The identity's kill switch tripped (deny rate or operator), was lifted or reconfigured (domain/session/kill-switch.ts). */
+const killSwitchNotice: SignalSpec<z.ZodType<KillSwitchNotice>> = {
   def: msg.killSwitchNoticeSignal,
   schema: z.custom<KillSwitchNotice>(),
   what: 'kill switch notice',
-  reducer: (d, notice) => {
-    run.apply(model.killSwitchNoticeChange(d, notice));
-    return model.killSwitchKill(run.data, notice, run.ctx());
-  },
-});
+  reducer: model.applyKillSwitchNotice,
+};
 
 /** Quarantine also enters the agent's ledger (once: only when it was not already quarantined). */
 const quarantine = (run: SessionRun): UpdateSpec<typeof QuarantineInput, Quarantine> => ({
@@ -223,7 +218,7 @@ export function registerHandlers(run: SessionRun): void {
   ) => registerSignal(run, { def, schema, what, reducer });
 
   registerUpdate(run, join(run));
-  registerSignal(run, killSwitchNotice(run));
+  registerSignal(run, killSwitchNotice);
   registerUpdate(run, quarantine(run));
   update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', 'gated', model.releaseQuarantine);
   registerUpdate(run, vouch(run));

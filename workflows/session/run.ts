@@ -10,7 +10,6 @@ import {
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
 import { parseInput } from '../../domain/validation.js';
-import * as msg from '../messages.js';
 import { AuditTrail, type AuditOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
 
@@ -66,10 +65,15 @@ export class SessionRun {
     this.apply(model.expireTimers(this.data, Date.now()));
   }
 
-  /** Chains each event into the audit trail and queues what it calls for (follow-ups, the identity's tally). */
+  /** Chains each event into the audit trail and queues what it calls for (follow-ups, the identity's window). */
   record(events: SessionEvent[]): void {
     for (const e of events) {
-      if (!this.data.config.enableAudit && model.isRoutineAllow(e)) continue;
+      // Every decision counts in the identity's window, including the allows the chain may skip.
+      const decided = e.kind === 'decision' && e.agentDid ? e.agentDid : null;
+      if (!this.data.config.enableAudit && model.isRoutineAllow(e)) {
+        if (decided) this.audit.report(decided, 'allow', Date.now(), `${this.data.sessionId}#-`);
+        continue;
+      }
       const { head, chained } = appendEntry(this.data.chain, {
         sessionId: this.data.sessionId,
         kind: e.kind,
@@ -83,24 +87,12 @@ export class SessionRun {
       this.audit.push(chained);
       const sagasRunning = this.followUps.activeSagas.size > 0;
       this.followUps.queue.push(...model.followUpsOf(this.data, e, sagasRunning, Date.now()));
-      if (e.kind === 'decision' && e.agentDid) this.tellAgent(e.agentDid, e, head.seq);
+      if (decided) {
+        const allowed = (e.payload as { allowed?: boolean }).allowed === true;
+        this.audit.report(decided, allowed ? 'allow' : 'deny', Date.now(), `${this.data.sessionId}#${head.seq}`);
+      }
     }
     this.audit.trim();
-  }
-
-  /**
-   * Every decision reaches the agent's identity workflow, which keeps the deny-rate window across all its sessions.
-   * Fire and forget: a missing agent workflow (anonymous identity, older session) changes nothing here.
-   */
-  private tellAgent(agentDid: string, e: SessionEvent, seq: number): void {
-    const allowed = (e.payload as { allowed?: boolean }).allowed === true;
-    wf.getExternalWorkflowHandle(msg.agentWorkflowId(agentDid))
-      .signal(msg.recordDecisionSignal, {
-        kind: allowed ? 'allow' : 'deny',
-        sessionId: this.data.sessionId,
-        decisionId: `${this.data.sessionId}#${seq}`,
-      })
-      .catch(() => undefined);
   }
 
   /** Ends the session: release everything, record the last entries, then commit to the chain head. */

@@ -113,6 +113,7 @@ async function finish(run: SessionRun): Promise<SessionCommitment> {
   // Decided slashes land first (their entries belong in the chain), then every link is durable before the commitment
   // is: a verifier never sees a commitment ahead of its chain.
   await wf.condition(() => run.followUps.queue.length === 0);
+  run.audit.flushNow();
   await wf.condition(() => run.audit.drained());
   const closing = run.commitment!;
   run.commitment = {

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { appendEntry } from '../../../domain/audit-chain.js';
 import { ErrorType } from '../../../domain/errors.js';
-import type { KillSwitchNotice } from '../../../domain/kill-switch.js';
 import {
   followUpsOf,
   isRoutineAllow,
   joinDeniedEvent,
   joinSession,
   killAgent,
-  killSwitchKill,
-  killSwitchNoticeChange,
   slashEvent,
   slashFor,
   type SlashRequest,
@@ -24,18 +20,7 @@ import {
   type SessionEvent,
 } from '../../../domain/session-types.js';
 import { deepFreeze, failureOf } from '../../helpers/domain.js';
-import {
-  CREATOR,
-  NOW,
-  SESSION_ID,
-  ctx,
-  did,
-  joined,
-  left,
-  newSession,
-  parse,
-  participant,
-} from '../../helpers/session-data.js';
+import { CREATOR, NOW, SESSION_ID, ctx, did, joined, newSession, parse } from '../../helpers/session-data.js';
 
 const [A, BACKUP, SUB] = [did('a'), did('backup'), did('sub')];
 const session = (config: SessionConfigInput = {}) => joined(joined(newSession(config), A, 0.8), BACKUP, 0.8);
@@ -165,123 +150,5 @@ describe('joinDeniedEvent', () => {
       payload: { reason: 'kill_switch_tripped' },
     });
     expect(joinDeniedEvent(ErrorType.SessionFull, A, standing)).toBeNull();
-  });
-});
-
-describe('kill-switch notices', () => {
-  const notice = (extra: Partial<KillSwitchNotice> = {}): KillSwitchNotice => ({
-    agentDid: A,
-    event: 'tripped',
-    trigger: 'deny_rate',
-    reason: 'kill_switch_triggered',
-    authorizedBy: null,
-    trippingSessionId: SESSION_ID,
-    decisionId: `${SESSION_ID}#4`,
-    windowSeconds: 300,
-    ...extra,
-  });
-  const operatorTrip = notice({
-    trigger: 'operator',
-    reason: 'incident 42',
-    authorizedBy: did('sre'),
-    trippingSessionId: null,
-    decisionId: null,
-  });
-
-  it('records an unblock without flagging the session', () => {
-    const data = deepFreeze(session());
-    const out = killSwitchNoticeChange(
-      data,
-      notice({ event: 'unblocked', reason: 'reviewed', authorizedBy: did('sre') }),
-    );
-    expect(out.data).toBe(data);
-    expect(out.events).toEqual([
-      {
-        kind: 'break_glass_used',
-        agentDid: A,
-        payload: {
-          reason: 'kill_switch_unblocked',
-          agent_id: A,
-          authorized_by: did('sre'),
-          operator_reason: 'reviewed',
-        },
-      },
-    ]);
-  });
-
-  it('flags the tripping session on a deny-rate trip, and only that one', () => {
-    const out = killSwitchNoticeChange(deepFreeze(session()), notice());
-    expect(out.data.killSwitchTriggered).toBe(true);
-    expect(out.events).toEqual([
-      {
-        kind: 'break_glass_used',
-        agentDid: A,
-        payload: {
-          reason: 'kill_switch_triggered',
-          agent_id: A,
-          deny_rate_window_seconds: 300,
-          tripping_decision: `${SESSION_ID}#4`,
-          authorized_by: null,
-        },
-      },
-    ]);
-    const elsewhere = killSwitchNoticeChange(deepFreeze(session()), notice({ trippingSessionId: 'ss-other' }));
-    expect(elsewhere.data.killSwitchTriggered).toBeUndefined();
-    expect(elsewhere.events[0]!.payload).toMatchObject({ reason: 'kill_switch_triggered' });
-  });
-
-  it('always flags the session on an operator trip', () => {
-    const out = killSwitchNoticeChange(deepFreeze(session()), operatorTrip);
-    expect(out.data.killSwitchTriggered).toBe(true);
-    expect(out.events[0]!.payload).toEqual({
-      reason: 'kill_switch_operator_trip',
-      agent_id: A,
-      deny_rate_window_seconds: 300,
-      tripping_decision: null,
-      authorized_by: did('sre'),
-      operator_reason: 'incident 42',
-    });
-  });
-
-  it('kills the agent here with the chain position as kill id', () => {
-    const recorded = {
-      sessionId: SESSION_ID,
-      kind: 'x',
-      agentDid: null,
-      payload: {},
-      recordedAtMs: NOW,
-      workflowId: 'wf',
-      runId: 'r',
-    };
-    let data = session();
-    for (let i = 0; i < 3; i++) data = { ...data, chain: appendEntry(data.chain, recorded).head };
-    const denyRate = killSwitchKill(deepFreeze(data), notice(), ctx());
-    expect(denyRate.events).toEqual([
-      {
-        kind: 'kill',
-        agentDid: A,
-        payload: {
-          killId: 'kill-switch-3',
-          reason: 'behavioral_drift',
-          authorizedBy: 'did:hypervisor:kill-switch',
-          details: 'deny-rate kill switch tripped',
-          substituteDid: null,
-        },
-      },
-    ]);
-    expect(participant(denyRate.data, A).kill).toMatchObject({ killId: 'kill-switch-3', reason: 'behavioral_drift' });
-    expect(killSwitchKill(deepFreeze(data), operatorTrip, ctx()).events[0]!.payload).toMatchObject({
-      reason: 'manual',
-      authorizedBy: did('sre'),
-      details: 'kill switch tripped by operator: incident 42',
-    });
-  });
-
-  it('kills nobody on an unblock, or when the agent is not active here', () => {
-    const data = deepFreeze(session());
-    expect(killSwitchKill(data, notice({ event: 'unblocked' }), ctx())).toEqual({ data, events: [] });
-    expect(killSwitchKill(data, notice({ agentDid: did('stranger') }), ctx()).events).toEqual([]);
-    const gone = deepFreeze(left(data, A));
-    expect(killSwitchKill(gone, notice(), ctx())).toEqual({ data: gone, events: [] });
   });
 });
