@@ -1,10 +1,15 @@
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Standing } from '../domain/standing.js';
 import type { Pool } from '../store/db.js';
-import type { KillSwitchCopy, MirroredKillSwitchBlock } from '../domain/kill-switch.js';
+import type { MirroredKillSwitchBlock } from '../domain/kill-switch.js';
 import { readKillSwitchBlock, writeKillSwitchBlock } from '../store/kill-switch.js';
 import { readStanding } from '../store/liability.js';
-import { AGENT_WORKFLOW_TYPE, DEFAULT_TASK_QUEUE, admitSessionUpdate, agentWorkflowId } from '../workflows/messages.js';
+import {
+  AGENT_WORKFLOW_TYPE,
+  DEFAULT_TASK_QUEUE,
+  agentWorkflowId,
+  registerSessionSignal,
+} from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
 
 export interface KillSwitchDeps {
@@ -15,43 +20,33 @@ export interface KillSwitchDeps {
   taskQueue?: string;
 }
 
-/** Starts the identity's agent workflow if needed and registers the session with it (update-with-start). */
-function admitSession(
-  client: Client,
-  deps: KillSwitchDeps,
-  input: { agentDid: string; sessionId: string },
-): Promise<KillSwitchCopy> {
-  return client.workflow.executeUpdateWithStart(admitSessionUpdate, {
-    args: [{ sessionId: input.sessionId }],
-    startWorkflowOperation: new WithStartWorkflowOperation<typeof agentWorkflow>(AGENT_WORKFLOW_TYPE, {
-      workflowId: agentWorkflowId(input.agentDid),
-      taskQueue: deps.taskQueue ?? DEFAULT_TASK_QUEUE,
-      args: [{ agentDid: input.agentDid, config: deps.killSwitchConfig ?? {} }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    }),
-  });
-}
-
 /** The kill-switch activities: admission facts for join, and the durable mirror of an agent workflow's block. */
 export function createKillSwitchActivities(deps: KillSwitchDeps) {
   return {
     /**
-     * Everything join needs to know about an identity: its liability standing, whether its kill switch is tripped
-     * (read from the durable mirror), and the window the session's copy of the switch starts from. It also makes sure
-     * the identity's agent workflow exists and knows this session, so the session's decisions reach its window.
+     * Everything join needs to know about an identity: its liability standing and whether its kill switch is tripped
+     * (read from the durable mirror). It also makes sure the identity's agent workflow exists and knows this session,
+     * so the session's decisions reach its deny-rate window.
      */
-    async admitAgent(input: { agentDid: string; sessionId: string }): Promise<{
-      standing: Standing;
-      killSwitch: MirroredKillSwitchBlock | null;
-      killSwitchCopy: KillSwitchCopy | null;
-    }> {
-      const copy = deps.temporal ? admitSession(await deps.temporal(), deps, input) : Promise.resolve(null);
-      const [standing, killSwitch, killSwitchCopy] = await Promise.all([
+    async admitAgent(input: {
+      agentDid: string;
+      sessionId: string;
+    }): Promise<{ standing: Standing; killSwitch: MirroredKillSwitchBlock | null }> {
+      if (deps.temporal) {
+        const client = await deps.temporal();
+        await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>(AGENT_WORKFLOW_TYPE, {
+          workflowId: agentWorkflowId(input.agentDid),
+          taskQueue: deps.taskQueue ?? DEFAULT_TASK_QUEUE,
+          args: [{ agentDid: input.agentDid, config: deps.killSwitchConfig ?? {} }],
+          signal: registerSessionSignal,
+          signalArgs: [{ sessionId: input.sessionId }],
+        });
+      }
+      const [standing, killSwitch] = await Promise.all([
         readStanding(deps.pool, input.agentDid),
         readKillSwitchBlock(deps.pool, input.agentDid),
-        copy,
       ]);
-      return { standing, killSwitch, killSwitchCopy };
+      return { standing, killSwitch };
     },
 
     /** Mirrors the agent workflow's block (or its removal) into Postgres; the first block record is kept. */

@@ -79,8 +79,6 @@ export interface JoinStanding {
   recommendation: 'admit' | 'probation' | 'deny';
   /** Set when the identity's deny-rate kill switch is tripped: no join anywhere until an operator unblocks it. */
   killSwitch?: Pick<KillSwitchBlock, 'atMs' | 'reason' | 'trigger'> | null;
-  /** The identity's kill-switch window as the session's copy starts from it (null without an agent workflow). */
-  killSwitchCopy?: KillSwitchCopy | null;
 }
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 

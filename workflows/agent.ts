@@ -31,8 +31,8 @@ class AgentRun {
   readonly sessions: string[];
   /** The last decision counted from each session (its decision counter), so a re-sent report never counts twice. */
   readonly fed: Record<string, number>;
-  /** Trips, unblocks and new settings not yet announced, oldest first. */
-  readonly notices: msg.KillSwitchNotice[] = [];
+  /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
+  readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
 
   constructor(input: AgentWorkflowInput) {
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
@@ -49,6 +49,20 @@ class AgentRun {
       for (const forgotten of sessions.splice(0, sessions.length - MAX_SESSIONS)) delete this.fed[forgotten];
   }
 
+  /** Queues the current window for one session, which starts its copy from it. */
+  sendCopy(sessionId: string): void {
+    this.notify({
+      event: 'configured',
+      trigger: 'operator',
+      reason: 'configured',
+      authorizedBy: null,
+      trippingSessionId: null,
+      decisionId: null,
+      copy: killSwitchCopy(this.state, Date.now()),
+      to: sessionId,
+    });
+  }
+
   /** Queues the notice of a deny-rate trip at a session's decision. */
   notifyTrip(sessionId: string, decisionId: string): void {
     this.notify({
@@ -62,7 +76,7 @@ class AgentRun {
   }
 
   /** Queues a notice for every session, stamped with the identity and the current window. */
-  notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'>): void {
+  notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'> & { to?: string }): void {
     this.notices.push({ ...notice, agentDid: this.state.agentDid, windowSeconds: this.state.config.window_seconds });
   }
 
@@ -93,14 +107,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   for (;;) {
     await wf.condition(() => notices.length > 0 || wf.workflowInfo().continueAsNewSuggested);
     while (notices.length > 0) {
-      const notice = notices[0]!;
+      const { to, ...notice } = notices[0]!;
       const blocked = run.state.blocked;
       if (notice.event !== 'configured')
         await killSwitch.mirrorKillSwitchBlock({
           agentDid: run.state.agentDid,
           block: notice.event === 'tripped' ? blocked : null,
         });
-      for (const sessionId of sessions) {
+      for (const sessionId of to ? [to] : sessions) {
         try {
           await wf
             .getExternalWorkflowHandle(msg.sessionWorkflowId(sessionId))
@@ -124,10 +138,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
 
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
-  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => run.remember(sessionId));
-  wf.setHandler(msg.admitSessionUpdate, ({ sessionId }) => {
+  // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
+  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => {
     run.remember(sessionId);
-    return killSwitchCopy(run.state, Date.now());
+    if (run.state.config.enabled) run.sendCopy(sessionId);
   });
   wf.setHandler(msg.reportDecisionsSignal, ({ sessionId, decisions }) => {
     run.remember(sessionId);

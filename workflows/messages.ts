@@ -35,13 +35,7 @@ import type {
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { Vouch } from '../domain/liability.js';
-import type {
-  KillSwitchCommand,
-  KillSwitchCopy,
-  KillSwitchNotice,
-  KillSwitchView,
-  ReportedDecision,
-} from '../domain/kill-switch.js';
+import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView, ReportedDecision } from '../domain/kill-switch.js';
 import type * as workflows from './index.js';
 
 export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
@@ -99,8 +93,6 @@ export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('r
 export const registerSessionSignal = defineSignal<[{ sessionId: string }]>('registerSession');
 export const recordDecisionSignal =
   defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
-/** A session joins the identity: the answer is the window the session's copy starts from. */
-export const admitSessionUpdate = defineUpdate<KillSwitchCopy, [{ sessionId: string }]>('admitSession');
 /** A session's decisions, in a batch with its audit flush (sent by the audit activity). */
 export const reportDecisionsSignal =
   defineSignal<[{ sessionId: string; decisions: ReportedDecision[] }]>('reportDecisions');

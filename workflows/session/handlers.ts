@@ -59,13 +59,12 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
   dryRun: model.joinSession,
   prepare: async (i) => {
     const admission = await killSwitch.admitAgent({ agentDid: i.agentDid, sessionId: run.data.sessionId });
-    return { ...admission.standing, killSwitch: admission.killSwitch, killSwitchCopy: admission.killSwitchCopy };
+    return { ...admission.standing, killSwitch: admission.killSwitch };
   },
   handle: (i, standing) => {
     try {
       const out = guard(() => model.joinSession(run.data, i, run.ctx(), standing));
       run.apply(out);
-      run.data = model.adoptKillSwitchCopy(run.data, i.agentDid, standing.killSwitchCopy ?? null);
       return out.result;
     } catch (err) {
       const denied =
