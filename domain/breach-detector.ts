@@ -32,6 +32,17 @@ export const BreachPolicy = z
       .min(MIN_BREACH_EVENTS_PER_AGENT, `maxEventsPerAgent must be at least ${MIN_BREACH_EVENTS_PER_AGENT}`)
       .max(MAX_BREACH_EVENTS_PER_AGENT, `maxEventsPerAgent must not exceed ${MAX_BREACH_EVENTS_PER_AGENT}`)
       .default(1000),
+    /**
+     * Consecutive upward calls scoring HIGH after which the agent is treated as CRITICAL: a demoted agent that keeps
+     * reaching up at the rate a real server serves it (tens of calls a second) is escalating, even if it never reaches
+     * the CRITICAL score.
+     */
+    criticalAfterHighCalls: z
+      .number({ error: 'criticalAfterHighCalls must be a finite number' })
+      .int('criticalAfterHighCalls must be an integer')
+      .min(1, 'criticalAfterHighCalls must be at least 1')
+      .max(MAX_BREACH_EVENTS_PER_AGENT, `criticalAfterHighCalls must not exceed ${MAX_BREACH_EVENTS_PER_AGENT}`)
+      .default(25),
     onHigh: BreachAction.default('demote'),
     onCritical: BreachAction.default('kill'),
   })
@@ -55,6 +66,8 @@ export const SEVERITY_THRESHOLDS = [
  */
 export interface BreachWindow {
   events: Array<[atMs: number, weight: number]>;
+  /** Consecutive calls that scored HIGH, up to this one (absent in state carried from before). */
+  highStreak?: number;
 }
 
 export const emptyBreachWindow = (): BreachWindow => ({ events: [] });
@@ -96,8 +109,8 @@ export function actionForSeverity(severity: BreachSeverity, policy: BreachPolicy
  * whole window, measures a flood at its real rate even when the event cap trims it (the reference saturates at
  * cap/window and can never trip with defaults, W-BR-1); the floor keeps two calls at the same instant at 2/s instead
  * of HEAD's 2000/s. Each event carries its own ring-distance weight, so benign calls in the window do not get
- * amplified by a later escalation (W-BR-3). The returned window is new; the input is not modified and the stored
- * values are never rounded.
+ * amplified by a later escalation (W-BR-3). A HIGH score sustained over `criticalAfterHighCalls` consecutive upward
+ * calls is CRITICAL. The returned window is new; the input is not modified and the stored values are never rounded.
  */
 export function recordCall(
   window: BreachWindow,
@@ -126,9 +139,13 @@ export function recordCall(
   const totalWeight = events.reduce((sum, [, eventWeight]) => sum + eventWeight, 0);
   const weightedRate = totalWeight / Math.max((atMs - oldestAtMs) / 1000, policy.minSpanSeconds);
   const score = weightedRate / policy.baselineRate;
-  const severity = severityForScore(score);
+  const scored = severityForScore(score);
+  // Only upward calls escalate: a same-ring flood stays HIGH (the rate limiter's business).
+  const streak = window.highStreak ?? 0;
+  const highStreak = scored !== 'high' ? 0 : weight > 1 ? streak + 1 : streak;
+  const severity = highStreak >= policy.criticalAfterHighCalls ? 'critical' : scored;
   return {
-    window: { events },
+    window: highStreak > 0 ? { events, highStreak } : { events },
     score,
     weightedRate,
     callsInWindow: events.length,

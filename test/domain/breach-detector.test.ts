@@ -38,6 +38,7 @@ describe('breach policy', () => {
       baselineRate: 10,
       minSpanSeconds: 1,
       maxEventsPerAgent: 1000,
+      criticalAfterHighCalls: 25,
       onHigh: 'demote',
       onCritical: 'kill',
     });
@@ -126,6 +127,30 @@ describe('recordCall', () => {
     expect(outcome.weightedRate).toBeCloseTo(100, 0);
     expect(outcome.score).toBeCloseTo(10, 1);
     expect(outcome).toMatchObject({ severity: 'high', action: 'demote' });
+  });
+
+  it('escalates HIGH to CRITICAL after 25 upward calls in a row, never for a same-ring flood', () => {
+    // Ring 3 reaching for ring 0 (weight 4) at 40 calls/s: 160/s, score 16 — HIGH, below the CRITICAL score.
+    const upward = Array.from({ length: 200 }, (_, i) => ({
+      nowMs: i * 25,
+      agentRing: 3 as const,
+      requiredRing: 0 as const,
+    }));
+    let window = emptyBreachWindow();
+    const severities: string[] = [];
+    for (const call of upward) {
+      const out = recordCall(window, call, DEFAULT_BREACH_POLICY);
+      window = out.window;
+      severities.push(out.severity);
+    }
+    const firstHigh = severities.indexOf('high');
+    expect(firstHigh).toBeGreaterThan(0);
+    expect(severities.indexOf('critical')).toBe(firstHigh + 24);
+    // A call below HIGH resets the streak.
+    const calm = recordCall(window, { nowMs: 200 * 25 + 60_000, agentRing: 3, requiredRing: 0 }, DEFAULT_BREACH_POLICY);
+    expect(calm.window.highStreak).toBeUndefined();
+    // Same ring at 100 calls/s: HIGH for as long as it lasts, never escalated.
+    expect(replay(Array.from({ length: 3_000 }, (_, i) => sameRing(i * 10))).severity).toBe('high');
   });
 
   it('forgets events older than the window once the agent goes quiet', () => {
