@@ -71,28 +71,31 @@ export function reducerUpdate<S extends z.ZodType, R>(
  */
 export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec: UpdateSpec<S, R, P>): void {
   const { prepare } = spec;
+  // The validator's parse is kept for the handler that follows in the same activation (the SDK hands both the same
+  // argument): the input is parsed once. On replay the validator does not run and the handler parses itself.
+  const validated = new WeakMap<object, z.output<S>>();
+  const parsed = (raw: unknown): z.output<S> =>
+    (typeof raw === 'object' && raw !== null && validated.get(raw)) || parseInput(spec.schema, raw, spec.what);
   wf.setHandler(
     spec.def,
     prepare
       ? async (raw) => {
-          const input = parseInput(spec.schema, raw, spec.what);
+          const input = parsed(raw);
           const prepared = await prepare(input);
           run.sweep();
           return spec.handle(input, prepared);
         }
       : (raw) => {
-          const input = parseInput(spec.schema, raw, spec.what);
+          const input = parsed(raw);
           run.sweep();
           return spec.handle(input, undefined as P);
         },
     {
       validator: (raw) => {
         if (spec.gate === 'gated') run.audit.assertAvailable();
-        void spec.dryRun(
-          model.expireTimers(run.data, Date.now()).data,
-          parseInput(spec.schema, raw, spec.what),
-          run.dryCtx(),
-        );
+        const input = parseInput(spec.schema, raw, spec.what);
+        void spec.dryRun(model.expireTimers(run.data, Date.now()).data, input, run.dryCtx());
+        if (typeof raw === 'object' && raw !== null) validated.set(raw as object, input);
       },
     },
   );
