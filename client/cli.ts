@@ -134,7 +134,8 @@ session
   .command('list')
   .description('sessions known to Temporal visibility')
   .option('--state <state>', 'handshaking | active | archived …')
-  .action((opts: { state?: string }) => withClient(async (hv) => print(await hv.listSessions(opts))));
+  .option('--agent <did>', 'only sessions this agent joined')
+  .action((opts: { state?: string; agent?: string }) => withClient(async (hv) => print(await hv.listSessions(opts))));
 session
   .command('join <sessionId>')
   .description('join an agent; prints the ring it was given')

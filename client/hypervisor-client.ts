@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import { ElevationRequest } from '../domain/elevation.js';
@@ -126,16 +126,37 @@ export class HypervisorClient {
     return new SessionHandle(sessionId, this.temporal.workflow.getHandle(msg.sessionWorkflowId(sessionId)));
   }
 
-  /** Sessions known to Temporal visibility, newest first, optionally filtered by state. */
+  /**
+   * Sessions known to Temporal visibility, newest first, optionally filtered by state and by agent. A session lists a
+   * bounded set of its agents in `HvAgentIds` (`listedAgentIds`); for an agent it could not list, the identity's own
+   * workflow knows the session (`getSessions`), so both are asked and their answers merged.
+   */
   async listSessions(
-    filter: { state?: string; limit?: number } = {},
+    filter: { state?: string; agent?: string; limit?: number } = {},
   ): Promise<Array<{ sessionId: string; status: string; startTime: Date }>> {
-    const query = [
+    const quoted = (value: string) => `'${value.replace(/'/g, '')}'`;
+    const clauses = [
       `WorkflowType = '${msg.SESSION_WORKFLOW_TYPE}'`,
-      filter.state ? `HvSessionState = '${filter.state.replace(/'/g, '')}'` : '',
-    ]
-      .filter(Boolean)
-      .join(' AND ');
+      filter.state ? `HvSessionState = ${quoted(filter.state)}` : '',
+    ].filter(Boolean);
+    const limit = filter.limit ?? 100;
+    const listed = await this.visibleSessions(
+      [...clauses, ...(filter.agent ? [`HvAgentIds = ${quoted(filter.agent)}`] : [])].join(' AND '),
+      limit,
+    );
+    if (!filter.agent) return listed;
+    const known = new Set(listed.map((s) => s.sessionId));
+    const remembered = (await this.agentSessions(filter.agent)).filter((id) => !known.has(id));
+    if (remembered.length === 0) return listed;
+    const ids = remembered.map((id) => quoted(msg.sessionWorkflowId(id))).join(', ');
+    const more = await this.visibleSessions([...clauses, `WorkflowId IN (${ids})`].join(' AND '), limit);
+    return [...listed, ...more].sort((a, b) => b.startTime.getTime() - a.startTime.getTime()).slice(0, limit);
+  }
+
+  private async visibleSessions(
+    query: string,
+    limit: number,
+  ): Promise<Array<{ sessionId: string; status: string; startTime: Date }>> {
     const out: Array<{ sessionId: string; status: string; startTime: Date }> = [];
     for await (const execution of this.temporal.workflow.list({ query })) {
       out.push({
@@ -143,9 +164,19 @@ export class HypervisorClient {
         status: execution.status.name,
         startTime: execution.startTime,
       });
-      if (out.length >= (filter.limit ?? 100)) break;
+      if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** The sessions an identity's workflow remembers joining; none when it has no workflow (never admitted). */
+  private async agentSessions(agentDid: string): Promise<string[]> {
+    try {
+      return await this.temporal.workflow.getHandle(msg.agentWorkflowId(agentDid)).query(msg.getSessionsQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return [];
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

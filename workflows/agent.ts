@@ -205,4 +205,5 @@ function registerHandlers(run: AgentRun): void {
     { validator: (config) => void parseKillSwitchConfig(config) },
   );
   wf.setHandler(msg.getKillSwitchStatusQuery, () => killSwitchView(run.state, Date.now()));
+  wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
 }

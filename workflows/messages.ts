@@ -103,6 +103,8 @@ export const tripKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchComm
 export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('unblockKillSwitch');
 export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
 export const getKillSwitchStatusQuery = defineQuery<KillSwitchView>('getKillSwitchStatus');
+/** The sessions the identity joined, oldest first (the latest 500). */
+export const getSessionsQuery = defineQuery<string[]>('getSessions');
 export const killSwitchNoticeSignal = defineSignal<[KillSwitchNotice]>('killSwitchNotice');
 
 // Quarantine

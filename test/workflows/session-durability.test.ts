@@ -1,3 +1,4 @@
+import { AGENT_IDS_BUDGET_BYTES } from '../../domain/search-attributes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 import { actions, allActions, did, eventually, newSession } from '../helpers/session.js';
@@ -82,6 +83,39 @@ describe('session durability', () => {
         (ids) => ids.length === 1,
       );
       expect(found).toEqual([session.workflow.workflowId]);
+    });
+  });
+
+  it('stays findable past the search attribute limit: 200 participants, each found by hv session list --agent', async () => {
+    const taskQueue = uniqueTaskQueue();
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session, hv } = await newSession(ctx, taskQueue, { maxParticipants: 1000 });
+      // 200 ids of ~40 characters: 8 KB, four times what one search attribute value may hold.
+      const agents = Array.from({ length: 200 }, (_, i) =>
+        did(`crowd-${String(i).padStart(3, '0')}-${'x'.repeat(16)}`),
+      );
+      for (let i = 0; i < agents.length; i += 10)
+        await Promise.all(agents.slice(i, i + 10).map((agentDid) => session.join({ agentDid, sigmaRaw: 0.8 })));
+      await session.activate();
+      expect((await session.view()).participants).toHaveLength(200);
+      const listed = await eventually(
+        async () => (await session.workflow.describe()).searchAttributes.HvAgentIds as string[] | undefined,
+        (ids) => Array.isArray(ids) && ids.length > 0,
+      );
+      expect(JSON.stringify(listed).length).toBeLessThanOrEqual(AGENT_IDS_BUDGET_BYTES);
+      expect(listed!.length).toBeLessThan(200);
+      // The first agent is listed in the attribute, the last one only by its identity: both are found.
+      for (const agent of [agents[0]!, agents[199]!]) {
+        const found = await eventually(
+          () => hv.listSessions({ agent }),
+          (sessions) => sessions.some((s) => s.sessionId === session.sessionId),
+        );
+        expect(found.map((s) => s.sessionId)).toContain(session.sessionId);
+      }
+      expect((await hv.listSessions({ agent: did('nobody-here') })).map((s) => s.sessionId)).not.toContain(
+        session.sessionId,
+      );
+      expect((await session.terminate()).participants).toHaveLength(200);
     });
   });
 });

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { HvAgentIds, HvSessionId, HvSessionState } from '../../domain/search-attributes.js';
+import { HvAgentIds, HvSessionId, HvSessionState, listedAgentIds } from '../../domain/search-attributes.js';
 import * as model from '../../domain/session/index.js';
 import type { SessionCommitment, SessionData } from '../../domain/session-types.js';
 import { liability } from '../activity-proxies.js';
@@ -71,7 +71,7 @@ async function sleepUntilSomethingChanges(atSleep: SessionData, current: () => S
 function searchAttributePublisher(): (data: SessionData) => void {
   let published = '';
   return (data) => {
-    const agentIds = Object.keys(data.participants).sort();
+    const agentIds = listedAgentIds(data);
     const key = `${data.state}|${agentIds.join(',')}`;
     if (key === published) return;
     published = key;
