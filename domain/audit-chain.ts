@@ -183,10 +183,17 @@ export interface ChainHead {
 
 export const genesisHead = (): ChainHead => ({ seq: 0, hash: GENESIS_HASH });
 
-export const payloadDigest = (payload: Json): string => sha256Hex(canonicalJson(payload));
+/**
+ * A SHA-256 of the UTF-8 bytes of a string, as lower-case hex. Inside workflows it is {@link sha256Hex} (the sandbox has
+ * no node:crypto); node-side callers may pass node:crypto's, which computes the same digests faster.
+ */
+export type Sha256Hex = (text: string) => string;
+
+export const payloadDigest = (payload: Json, hash: Sha256Hex = sha256Hex): string => hash(canonicalJson(payload));
 
 /** The link hash of `entry` after `prevHash`. Writers, the store and the verifier all go through this one function. */
-export const entryHash = (prevHash: string, entry: AuditEntry): string => chainHash(prevHash, canonicalJson(entry));
+export const entryHash = (prevHash: string, entry: AuditEntry, hash: Sha256Hex = sha256Hex): string =>
+  hash(`${prevHash}\n${canonicalJson(entry)}`);
 
 export interface NewEntry {
   sessionId: string;
@@ -198,8 +205,15 @@ export interface NewEntry {
   runId: string;
 }
 
-/** Appends one entry to the chain: the next seq, linked to the head. Pure; the caller keeps the returned head. */
-export function appendEntry(head: ChainHead, input: NewEntry): { head: ChainHead; chained: ChainedEntry } {
+/**
+ * Appends one entry to the chain: the next seq, linked to the head. Pure; the caller keeps the returned head. `hash`
+ * changes only the speed, never the link: workflows use the default, node-side builders may pass a native SHA-256.
+ */
+export function appendEntry(
+  head: ChainHead,
+  input: NewEntry,
+  hash: Sha256Hex = sha256Hex,
+): { head: ChainHead; chained: ChainedEntry } {
   const { payload } = input;
   // Written in sorted key order, the entry is already canonical and canonicalJson serialises it without a copy. Only
   // the AuditEntry fields are hashed: they are all the store keeps and the verifier can recompute.
@@ -207,15 +221,15 @@ export function appendEntry(head: ChainHead, input: NewEntry): { head: ChainHead
     agentDid: input.agentDid,
     format: AUDIT_FORMAT,
     kind: input.kind,
-    payloadHash: payloadDigest(payload),
+    payloadHash: payloadDigest(payload, hash),
     recordedAtMs: input.recordedAtMs,
     runId: input.runId,
     seq: head.seq + 1,
     sessionId: input.sessionId,
     workflowId: input.workflowId,
   };
-  const hash = entryHash(head.hash, entry);
-  return { head: { seq: entry.seq, hash }, chained: { entry, payload, prevHash: head.hash, hash } };
+  const linkHash = entryHash(head.hash, entry, hash);
+  return { head: { seq: entry.seq, hash: linkHash }, chained: { entry, payload, prevHash: head.hash, hash: linkHash } };
 }
 
 /**
@@ -226,7 +240,7 @@ export function appendEntry(head: ChainHead, input: NewEntry): { head: ChainHead
 export function batchProblem(
   sessionId: string,
   batch: readonly ChainedEntry[],
-  hash: (text: string) => string = sha256Hex,
+  hash: Sha256Hex = sha256Hex,
 ): string | null {
   let previous: ChainedEntry | undefined;
   for (const link of batch) {
