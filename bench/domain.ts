@@ -418,7 +418,7 @@ const WORKFLOW_SUFFIX = ' (workflow SHA-256)';
 
 const opsFor = (hash: Sha256Hex): Op[] => [...chainOpsFor(hash), ...sessionOpsFor(hash)];
 
-const OPS: Op[] = [
+export const OPS: Op[] = [
   ...opsFor(nativeSha256Hex),
   ...opsFor(sha256Hex)
     .filter((op) => WORKFLOW_HASH_OPS.has(op.name))
@@ -446,13 +446,29 @@ function allocationPerCall(op: Op, gc: () => void, calls: number): number {
   return best;
 }
 
+/**
+ * The machine probe: node:crypto's SHA-256 of a 259-byte record, µs per call. The reference figures come from a quiet
+ * machine, where this probe takes ≈ 0.61 µs (docs research, perf-reliability §2.1); a higher reading here means other
+ * work shares the cores and every figure of this suite is inflated by about that factor.
+ */
+export const PROBE_QUIET_US = 0.61;
+function probeUs(): number {
+  const record = 'x'.repeat(259);
+  for (let i = 0; i < 2_000; i++) nativeSha256Hex(record);
+  const n = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) nativeSha256Hex(record);
+  return ((performance.now() - t0) * 1000) / n;
+}
+
 /** Runs every op `reps` times; `budgetMs` caps one repetition of one op (quick runs keep CI short). */
 export async function domainSuite(options: {
   reps: number;
   budgetMs: number;
   record: (s: DomainSample) => Promise<void>;
-}): Promise<{ failures: string[] }> {
+}): Promise<{ failures: string[]; probe: { startUs: number; endUs: number } }> {
   const gc = exposeGc();
+  const startUs = probeUs();
   const failures: string[] = [];
   for (const op of OPS) {
     const warmUp = Math.min(100, Math.floor(op.iterations / 10));
@@ -485,7 +501,7 @@ export async function domainSuite(options: {
       });
     }
   }
-  return { failures };
+  return { failures, probe: { startUs, endUs: probeUs() } };
 }
 
 const medianOf = (xs: number[]): number => {
@@ -495,7 +511,7 @@ const medianOf = (xs: number[]): number => {
 };
 
 /** The suite's Markdown table: medians over repetitions, the spread of the mean, and the verdict against the goal. */
-export function domainSummary(samples: DomainSample[]): string[] {
+export function domainSummary(samples: DomainSample[], probe: { startUs: number; endUs: number }): string[] {
   const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
   const rows = OPS.map((op) => op.name)
     .filter((name) => samples.some((s) => s.name === name))
@@ -517,6 +533,8 @@ export function domainSummary(samples: DomainSample[]): string[] {
     'constants rather than same-run probes. Ours: the production domain code, every event chained as the session',
     "workflow chains it, links hashed with node:crypto's SHA-256 (same bytes); rows marked (workflow SHA-256) hash with",
     "the sandbox's pure-JS SHA-256, as the session workflow does.",
+    `Machine probe (node:crypto SHA-256 of 259 bytes): ${probe.startUs.toFixed(2)} µs at the start, ${probe.endUs.toFixed(2)} µs at the end,`,
+    `against ≈ ${PROBE_QUIET_US} µs on a quiet machine of this kind: this run's figures are inflated about ${(Math.min(probe.startUs, probe.endUs) / PROBE_QUIET_US).toFixed(1)}×${Math.max(probe.startUs, probe.endUs) / Math.min(probe.startUs, probe.endUs) > 1.15 ? ' (start and end differ by > 15 %: noisy)' : ''}.`,
     '',
   ];
 }

@@ -240,11 +240,16 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
 }
 
 /** The summary of `--only domain`: suite (a) and its invariants. */
-function domainOnlySummary(samples: DomainSample[], failures: string[], out: string): string {
+function domainOnlySummary(
+  samples: DomainSample[],
+  probe: { startUs: number; endUs: number },
+  failures: string[],
+  out: string,
+): string {
   return [
     `## Benchmark (${quick ? 'quick' : 'full'}, suite (a) only)`,
     '',
-    ...domainSummary(samples),
+    ...domainSummary(samples, probe),
     ...(failures.length
       ? ['INVARIANT FAILURES:', ...failures.map((f) => `- ${f}`)]
       : ['Invariants: every domain op did its work.']),
@@ -269,7 +274,7 @@ async function main(): Promise<void> {
   });
   failures.push(...domain.failures);
   if (onlyDomain) {
-    console.log(domainOnlySummary(domainSamples, failures, out));
+    console.log(domainOnlySummary(domainSamples, domain.probe, failures, out));
     if (failures.length > 0) process.exit(1);
     return;
   }
@@ -326,7 +331,10 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    summary(samples, failures, out, [...domainSummary(domainSamples), ...governanceSummary(governanceSamples)]),
+    summary(samples, failures, out, [
+      ...domainSummary(domainSamples, domain.probe),
+      ...governanceSummary(governanceSamples),
+    ]),
   );
   if (failures.length > 0) process.exit(1);
 }
