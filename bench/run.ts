@@ -2,9 +2,11 @@
  * `npm run bench` — the benchmark harness (docs/DESIGN.md §9, §R10). Every figure is a ratio to a probe taken in the same
  * run, interleaved ABAB, median of the repetitions with the IQR, because the disk varies ±30 % between runs.
  *
- * Suites so far: (c) audit append vs raw Postgres, and verification speed. `--quick` (CI-sized) or the default full
- * run. Results: JSON Lines in bench-results/<timestamp>.jsonl and a Markdown summary on stdout. Hard invariants (no
- * lost or duplicated link, every chain verifies) fail the run.
+ * Suites so far: (a) the reference's pure domain ops in-process (`bench/domain.ts`), (c) audit append vs raw
+ * Postgres and verification speed, and the governance suite (`bench/governance.ts`). `--quick` (CI-sized) or the
+ * default full run; `--only domain` runs suite (a) alone (no servers). Results: JSON Lines in
+ * bench-results/<timestamp>.jsonl and a Markdown summary on stdout. Hard invariants (no lost or duplicated link, every
+ * chain verifies, every domain op does its work) fail the run; speed never does.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -17,10 +19,13 @@ import { appendEntry, canonicalJson, genesisHead, type ChainedEntry, type ChainH
 import { runMigrations } from '../store/migrate.js';
 import { projectRoot } from '../store/paths.js';
 import { startEmbeddedPostgres } from '../worker/postgres.js';
+import { appendEntryBefore } from './previous-link-builder.js';
 import { freePort } from '../worker/processes.js';
+import { domainSuite, domainSummary, type DomainSample } from './domain.js';
 import { governanceSuite, governanceSummary, type GovernanceSample } from './governance.js';
 
 const quick = process.argv.includes('--quick');
+const onlyDomain = process.argv.join(' ').includes('--only domain') || process.argv.includes('--only=domain');
 const SECONDS = quick ? 1 : 3;
 const REPS = quick ? 3 : 5;
 const BATCH = 200;
@@ -57,10 +62,11 @@ const payload = (i: number) => ({
 class ChainWriter {
   private head: ChainHead = genesisHead();
   readonly sessionId = `bench-${randomUUID()}`;
+  constructor(private readonly append: typeof appendEntry = appendEntry) {}
   next(n: number): ChainedEntry[] {
     const out: ChainedEntry[] = [];
     for (let i = 0; i < n; i++) {
-      const r = appendEntry(this.head, {
+      const r = this.append(this.head, {
         sessionId: this.sessionId,
         kind: 'decision',
         agentDid: 'did:mesh:bench',
@@ -152,6 +158,19 @@ async function appendSuite(pool: Pool, appendLinks: AppendLinks, record: RecordS
       rep,
       perSecond: built,
     });
+    // The same links with the builder this project used before (recursive canonical JSON, @noble/hashes): the
+    // before/after of the hashing change, in the same run.
+    const before = new ChainWriter(appendEntryBefore);
+    const builtBefore = await rate(1, () => {
+      before.next(BATCH);
+      return BATCH;
+    });
+    await record({
+      suite: 'audit',
+      name: 'links built, previous builder (@noble/hashes)',
+      rep,
+      perSecond: builtBefore,
+    });
   }
 }
 
@@ -212,7 +231,7 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
     '',
     ...extra,
     failures.length === 0
-      ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed.'
+      ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed; every domain op did its work.'
       : 'INVARIANT FAILURES:',
     ...failures.map((f) => `- ${f}`),
     '',
@@ -220,7 +239,45 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
   ].join('\n');
 }
 
+/** The summary of `--only domain`: suite (a) and its invariants. */
+function domainOnlySummary(
+  samples: DomainSample[],
+  probe: { startUs: number; endUs: number },
+  failures: string[],
+  out: string,
+): string {
+  return [
+    `## Benchmark (${quick ? 'quick' : 'full'}, suite (a) only)`,
+    '',
+    ...domainSummary(samples, probe),
+    ...(failures.length
+      ? ['INVARIANT FAILURES:', ...failures.map((f) => `- ${f}`)]
+      : ['Invariants: every domain op did its work.']),
+    '',
+    `Raw samples: ${path.relative(projectRoot, out)}`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  const resultsDir = path.join(projectRoot, 'bench-results');
+  await mkdir(resultsDir, { recursive: true });
+  const out = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  const failures: string[] = [];
+  const domainSamples: DomainSample[] = [];
+  const domain = await domainSuite({
+    reps: quick ? 3 : 5,
+    budgetMs: quick ? 200 : 3000,
+    record: async (sample) => {
+      domainSamples.push(sample);
+      await appendFile(out, `${JSON.stringify(sample)}\n`);
+    },
+  });
+  failures.push(...domain.failures);
+  if (onlyDomain) {
+    console.log(domainOnlySummary(domainSamples, domain.probe, failures, out));
+    if (failures.length > 0) process.exit(1);
+    return;
+  }
   const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-'));
   await chmod(root, 0o755);
   const pg = await startEmbeddedPostgres({
@@ -229,15 +286,11 @@ async function main(): Promise<void> {
     persistent: false,
   });
   const pool = createPool(pg.url, 16);
-  const resultsDir = path.join(projectRoot, 'bench-results');
-  await mkdir(resultsDir, { recursive: true });
-  const out = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   const samples: Sample[] = [];
   const record = async (sample: Sample) => {
     samples.push(sample);
     await appendFile(out, `${JSON.stringify(sample)}\n`);
   };
-  const failures: string[] = [];
   const governanceSamples: GovernanceSample[] = [];
   try {
     await runMigrations(pg.url);
@@ -277,7 +330,12 @@ async function main(): Promise<void> {
     await rm(root, { recursive: true, force: true });
   }
 
-  console.log(summary(samples, failures, out, governanceSummary(governanceSamples)));
+  console.log(
+    summary(samples, failures, out, [
+      ...domainSummary(domainSamples, domain.probe),
+      ...governanceSummary(governanceSamples),
+    ]),
+  );
   if (failures.length > 0) process.exit(1);
 }
 

@@ -19,8 +19,7 @@
  * Functions never mutate their arguments: each returns a new state (sharing untouched parts with the old one), so the
  * session can keep the old state when a later step throws.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { sha256Hex, utf8ByteLength } from './sha256.js';
 import { ErrorType, hvError } from './errors.js';
 import { AgentDid, identifier } from './identifiers.js';
 import { Ring } from './rings.js';
@@ -220,7 +219,7 @@ export const emptyVfs = (): VfsState => ({
 });
 
 /** sha256 hex of the UTF-8 encoding of `content`, as recorded in files and audit events. */
-export const contentHash = (content: string): string => bytesToHex(sha256(utf8ToBytes(content)));
+export const contentHash = (content: string): string => sha256Hex(content);
 
 // C0, DEL and C1 control characters.
 const CONTROL_CHARACTER = /\p{Cc}/u;
@@ -399,8 +398,7 @@ export function writeFile(
   const content = parseContent(args.content, path);
   assertPermitted(state, path, agentDid, 'write');
 
-  const encoded = utf8ToBytes(content);
-  const bytes = encoded.length;
+  const bytes = utf8ByteLength(content);
   if (bytes > VFS_LIMITS.maxFileBytes) {
     throw hvError(
       ErrorType.LimitExceeded,
@@ -430,7 +428,7 @@ export function writeFile(
   const version = currentVersion(state, path) + 1;
   const file: VfsFile = {
     content,
-    contentHash: bytesToHex(sha256(encoded)),
+    contentHash: sha256Hex(content),
     bytes,
     version,
     // A re-created file starts a fresh clock: a delete remembers nothing but the version floor.

@@ -3,6 +3,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  hash,
   sign,
   verify,
   type KeyObject,
@@ -16,8 +17,11 @@ import type { SignatureStatus } from '../domain/audit-verify.js';
  * and never sees a key; the activities that persist and sign, and the CLI that verifies, use these instead.
  */
 
-/** node:crypto's SHA-256: the same digest as the workflow's pure-JS one, for the node-side re-checks. */
-export const nativeSha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/**
+ * node:crypto's SHA-256: the same digest as the workflow's pure-JS one, for the node-side re-checks. The one-shot
+ * `hash` (Node ≥ 20.12) skips the Hash object and costs about a third of `createHash().update().digest()` on a link.
+ */
+export const nativeSha256Hex = (text: string): string => hash('sha256', text, 'hex');
 
 /** Signs commitments and checkpoints (Ed25519). The private key never enters a workflow: only activities hold it. */
 export interface AuditSigner {
