@@ -8,6 +8,7 @@ import {
   type CheckpointStatement,
   type CommitmentStatement,
 } from '../domain/audit-chain.js';
+import { unpackBatch, type PackedBatch } from '../domain/audit-pack.js';
 import { ErrorType, hvError } from '../domain/errors.js';
 import { isAnonymous, type ReportedDecision } from '../domain/kill-switch.js';
 import { retentionCutoffMs } from '../domain/retention.js';
@@ -49,7 +50,10 @@ async function reportDecisions(deps: AuditDeps, sessionId: string, reports: read
 
 export interface AppendAuditInput {
   sessionId: string;
-  entries: ChainedEntry[];
+  /** The links in full (what sessions sent before batches were packed; still accepted). */
+  entries?: ChainedEntry[];
+  /** The links in their wire form (domain/audit-pack.ts): the activity rebuilds and checks them. */
+  packed?: PackedBatch;
   /** Also write a signed checkpoint of the new head to the external sink (`enableBlockchainCommitment`). */
   checkpoint: boolean;
   /** The decisions of this flush, for their identities' kill-switch windows (sent once the entries are stored). */
@@ -94,18 +98,26 @@ export function createAuditActivities(deps: AuditDeps) {
   return {
     /** Persists a batch of links handed over by the session workflow; retries are harmless (docs/DESIGN.md §5.2). */
     async appendAuditEntries(input: AppendAuditInput): Promise<{ inserted: number; duplicates: number }> {
-      // The batch is re-checked before anything is written: a bad link must never reach the table.
-      const problem = batchProblem(input.sessionId, input.entries, nativeSha256Hex);
-      if (problem)
-        throw hvError(ErrorType.ChainBroken, `refusing audit batch: ${problem}`, { sessionId: input.sessionId });
+      // The batch is rebuilt or re-checked before anything is written: a bad link must never reach the table.
+      const refuse = (problem: string) =>
+        hvError(ErrorType.ChainBroken, `refusing audit batch: ${problem}`, { sessionId: input.sessionId });
+      let entries = input.entries ?? [];
+      if (input.packed) {
+        const unpacked = unpackBatch(input.sessionId, input.packed, nativeSha256Hex);
+        if ('problem' in unpacked) throw refuse(unpacked.problem);
+        entries = unpacked.links;
+      } else {
+        const problem = batchProblem(input.sessionId, entries, nativeSha256Hex);
+        if (problem) throw refuse(problem);
+      }
       const out =
-        input.entries.length > 0
-          ? await insertAuditBatch(deps.pool, input.sessionId, input.entries)
+        entries.length > 0
+          ? await insertAuditBatch(deps.pool, input.sessionId, entries)
           : { inserted: 0, duplicates: 0 };
       await reportDecisions(deps, input.sessionId, input.reports ?? []);
       deps.onEntries?.('inserted', out.inserted);
       deps.onEntries?.('duplicate', out.duplicates);
-      const last = input.entries.at(-1);
+      const last = entries.at(-1);
       if (input.checkpoint && last)
         await writeCheckpoint({
           format: CHECKPOINT_FORMAT,

@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { ChainedEntry } from '../../domain/audit-chain.js';
+import { packBatch } from '../../domain/audit-pack.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
 import type { AgentReport } from '../../activities/audit.js';
 import type { ReportedDecision } from '../../domain/kill-switch.js';
@@ -148,7 +149,7 @@ export class AuditTrail {
       try {
         await audit.appendAuditEntries({
           sessionId: this.sessionId,
-          entries: batch,
+          ...(batch.length > 0 ? { packed: packBatch(batch) } : {}),
           checkpoint: checkpoint() && batch.length > 0,
           reports: byAgent(reported),
         });
