@@ -65,7 +65,7 @@ describe('session lifecycle', () => {
   it('terminates itself with reason session_timeout when maxDurationSeconds passes', async () => {
     const taskQueue = uniqueTaskQueue();
     await withWorker(ctx, { taskQueue }, async () => {
-      const { session } = await newSession(ctx, taskQueue, { maxDurationSeconds: 1 });
+      const { session } = await newSession(ctx, taskQueue, { maxDurationSeconds: 3 });
       const agent = did('slow');
       await session.join({ agentDid: agent, sigmaRaw: 0.7 });
       await session.acquireLock({ agentDid: agent, path: '/report', intent: 'write' });
