@@ -240,7 +240,7 @@ async function temporalSuites(databaseUrl: string, out: string): Promise<{ secti
   };
   const failures: string[] = [];
   const notes: string[] = [];
-  const env = await startTemporalBench(databaseUrl);
+  const env = await startTemporalBench(databaseUrl, out.replace(/\.jsonl$/, ''));
   const stages: Array<{ suite: string; title: string; run: () => Promise<{ failures?: string[]; notes?: string[] }> }> =
     [
       {

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,8 +41,11 @@ export interface TemporalBench {
   stop(): Promise<void>;
 }
 
-/** Starts the dev server, bundles the bench's workflows and starts the shared worker process. */
-export async function startTemporalBench(databaseUrl: string): Promise<TemporalBench> {
+/**
+ * Starts the dev server, bundles the bench's workflows and starts the shared worker process. Each worker's stderr goes
+ * to `<logPrefix>-worker-<n>.log`, kept with the results: a failing workflow task is explained there.
+ */
+export async function startTemporalBench(databaseUrl: string, logPrefix: string): Promise<TemporalBench> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-temporal-'));
   const [server, bundle] = await Promise.all([
     (async () =>
@@ -66,6 +70,7 @@ export async function startTemporalBench(databaseUrl: string): Promise<TemporalB
       bundlePath,
       signingKey,
       checkpointDir: path.join(root, 'checkpoints'),
+      logFile: `${logPrefix}-worker-${workers.length + 1}.log`,
     });
     workers.push(w);
     return w;
@@ -93,6 +98,7 @@ interface WorkerProcessOptions {
   bundlePath: string;
   signingKey: string;
   checkpointDir: string;
+  logFile: string;
 }
 
 /** worker/main.ts as a child process on a fresh task queue; resolves once its /readyz answers. */
@@ -120,9 +126,12 @@ async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<Worker
       HV_LOG_LEVEL: 'WARN',
     },
   });
+  const log = createWriteStream(options.logFile, { flags: 'a' });
   child.stderr?.on('data', (chunk: Buffer) => {
+    log.write(chunk);
     tail = (tail + chunk.toString('utf8')).slice(-4000);
   });
+  child.once('exit', () => log.end());
   const base = `http://127.0.0.1:${httpPort}`;
   await waitUntil(() => fetch(`${base}/readyz`).then((res) => res.status === 200), {
     timeoutMs: 60_000,
