@@ -43,7 +43,8 @@ export interface ScalingOptions {
 interface OpenStep {
   opened: number;
   seconds: number;
-  stoppedBy: 'time budget' | 'RSS cap' | null;
+  /** Why opening stopped before the target: the time budget, the RSS cap, or the first open that failed. */
+  stoppedBy: string | null;
 }
 
 /** Opens `count` idle sessions, OPEN_CONCURRENCY at a time, unless the deadline or the RSS cap comes first. */
@@ -61,7 +62,12 @@ async function openIdle(
   const lane = async () => {
     while (next < count && !stoppedBy) {
       next++;
-      await openSession(hv, { prefix: 'idle' });
+      try {
+        await openSession(hv, { prefix: 'idle' });
+      } catch (err) {
+        stoppedBy ??= `opening a session failed (${(err as Error).message})`;
+        return;
+      }
       opened++;
       if (performance.now() > limits.deadline) stoppedBy ??= 'time budget';
       if (opened % 50 === 0 && (await worker.rssBytes()) > limits.rssCapBytes) stoppedBy ??= 'RSS cap';
