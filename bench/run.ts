@@ -2,11 +2,14 @@
  * `npm run bench` — the benchmark harness (docs/DESIGN.md §9, §R10). Every figure is a ratio to a probe taken in the same
  * run, interleaved ABAB, median of the repetitions with the IQR, because the disk varies ±30 % between runs.
  *
- * Suites so far: (a) the reference's pure domain ops in-process (`bench/domain.ts`), (c) audit append vs raw
- * Postgres and verification speed, and the governance suite (`bench/governance.ts`). `--quick` (CI-sized) or the
- * default full run; `--only domain` runs suite (a) alone (no servers). Results: JSON Lines in
- * bench-results/<timestamp>.jsonl and a Markdown summary on stdout. Hard invariants (no lost or duplicated link, every
- * chain verifies, every domain op does its work) fail the run; speed never does.
+ * Suites: (a) the reference's pure domain ops in-process (bench/domain.ts; `--only=domain` needs no server), (c) audit
+ * append vs raw Postgres and verification speed (this file); then, on one Temporal dev server and
+ * worker process, governance (authorize ÷ no-op update, history per call; bench/governance.ts), (b) pipeline ÷ empty
+ * workflow (bench/pipeline.ts), (d) kill ack (bench/kill.ts) and (e) scaling with open sessions (bench/scaling.ts).
+ * `--quick` (CI-sized) or the default full run. Results: JSON Lines in bench-results/<timestamp>.jsonl and a Markdown
+ * summary on stdout. Only hard invariants fail the run (a lost or duplicated link, a chain that does not verify, a
+ * routine authorization denied, an unsigned commitment, a tool call allowed after a kill returned, a domain op that did
+ * not do its work); goals get verdicts.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -19,31 +22,34 @@ import { appendEntry, canonicalJson, genesisHead, type ChainedEntry, type ChainH
 import { runMigrations } from '../store/migrate.js';
 import { projectRoot } from '../store/paths.js';
 import { startEmbeddedPostgres } from '../worker/postgres.js';
-import { appendEntryBefore } from './previous-link-builder.js';
 import { freePort } from '../worker/processes.js';
+import { appendEntryBefore } from './previous-link-builder.js';
 import { domainSuite, domainSummary, type DomainSample } from './domain.js';
-import { governanceSuite, governanceSummary, type GovernanceSample } from './governance.js';
+import { governanceSuite, governanceSummary } from './governance.js';
+import { killSuite, killSummary } from './kill.js';
+import { PIPELINE_CONCURRENCY, pipelineSuite, pipelineSummary } from './pipeline.js';
+import { scalingSuite, scalingSummary } from './scaling.js';
+import { median, quantile, type Measure } from './stats.js';
+import { startTemporalBench } from './temporal-env.js';
 
 const quick = process.argv.includes('--quick');
-const onlyDomain = process.argv.join(' ').includes('--only domain') || process.argv.includes('--only=domain');
+/** `--only=pipeline,kill` runs just those suites (audit, governance, pipeline, kill, scaling): for working on one. */
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const runs = (suite: string) => !only || only.includes(suite);
 const SECONDS = quick ? 1 : 3;
 const REPS = quick ? 3 : 5;
 const BATCH = 200;
 const VERIFY_LINKS = quick ? 20_000 : 100_000;
+const MB = 1024 * 1024;
 
 interface Sample {
   suite: string;
   name: string;
   rep: number;
   perSecond: number;
-}
-
-const median = (xs: number[]) => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
 
 /** A 250-byte-ish payload like a decision entry. */
@@ -231,7 +237,8 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
     '',
     ...extra,
     failures.length === 0
-      ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed; every domain op did its work.'
+      ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed; every ' +
+        'pipeline ended with a signed commitment; no tool call allowed after a kill returned; every domain op did its work.'
       : 'INVARIANT FAILURES:',
     ...failures.map((f) => `- ${f}`),
     '',
@@ -239,45 +246,81 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
   ].join('\n');
 }
 
-/** The summary of `--only domain`: suite (a) and its invariants. */
-function domainOnlySummary(
-  samples: DomainSample[],
-  probe: { startUs: number; endUs: number },
-  failures: string[],
-  out: string,
-): string {
-  return [
-    `## Benchmark (${quick ? 'quick' : 'full'}, suite (a) only)`,
-    '',
-    ...domainSummary(samples, probe),
-    ...(failures.length
-      ? ['INVARIANT FAILURES:', ...failures.map((f) => `- ${f}`)]
-      : ['Invariants: every domain op did its work.']),
-    '',
-    `Raw samples: ${path.relative(projectRoot, out)}`,
-  ].join('\n');
+/** Levels of the scaling suite: N=10,000 belongs to the full run only. */
+const SCALING_LEVELS = quick ? [20, 60] : [100, 1_000, 10_000];
+
+/** The Temporal suites, on one dev server and worker process; returns the Markdown sections and the failures. */
+async function temporalSuites(databaseUrl: string, out: string): Promise<{ sections: string[]; failures: string[] }> {
+  const bySuite = new Map<string, Measure[]>();
+  const record = async (sample: Measure) => {
+    bySuite.set(sample.suite, [...(bySuite.get(sample.suite) ?? []), sample]);
+    await appendFile(out, `${JSON.stringify(sample)}\n`);
+  };
+  const failures: string[] = [];
+  const notes: string[] = [];
+  const env = await startTemporalBench(databaseUrl, out.replace(/\.jsonl$/, ''));
+  const stages: Array<{ suite: string; title: string; run: () => Promise<{ failures?: string[]; notes?: string[] }> }> =
+    [
+      {
+        suite: 'governance',
+        title: 'governance: authorize ÷ no-op update, history per call',
+        run: () => governanceSuite(env, { reps: REPS, calls: quick ? 50 : 200, record }),
+      },
+      {
+        suite: 'pipeline',
+        title: `(b) pipeline ÷ empty workflow at concurrency ${(quick ? PIPELINE_CONCURRENCY.slice(0, 2) : PIPELINE_CONCURRENCY).join(', ')}`,
+        run: () =>
+          pipelineSuite(env, {
+            reps: REPS,
+            seconds: quick ? 1.5 : 8,
+            levels: quick ? PIPELINE_CONCURRENCY.slice(0, 2) : PIPELINE_CONCURRENCY,
+            record,
+          }),
+      },
+      {
+        suite: 'kill',
+        title: '(d) kill ack, unloaded and under load',
+        run: () => killSuite(env, { reps: REPS, trials: quick ? 2 : 5, record }),
+      },
+      {
+        suite: 'scaling',
+        title: `(e) scaling: ${SCALING_LEVELS.join(', ')} open sessions`,
+        run: () =>
+          scalingSuite(env, {
+            levels: SCALING_LEVELS,
+            reps: REPS,
+            seconds: quick ? 1 : 3,
+            openBudgetSeconds: quick ? 45 : 1_500,
+            rssCapBytes: Number(process.env.HV_BENCH_RSS_CAP_MB ?? 6144) * MB,
+            record,
+          }),
+      },
+    ];
+  const t0 = performance.now();
+  try {
+    for (const stage of stages.filter((s) => runs(s.suite))) {
+      console.error(`[bench] ${stage.title} (at ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      const result = await stage.run();
+      failures.push(...(result.failures ?? []));
+      notes.push(...(result.notes ?? []));
+    }
+  } finally {
+    await env.stop();
+  }
+  const of = (suite: string) => bySuite.get(suite) ?? [];
+  const sections = [
+    ...governanceSummary(of('governance')),
+    ...pipelineSummary(of('pipeline')),
+    ...killSummary(of('kill')),
+    ...scalingSummary(of('scaling'), SCALING_LEVELS),
+    ...notes.map((n) => `Note: ${n}.`),
+    ...(notes.length ? [''] : []),
+  ];
+  return { sections, failures };
 }
 
 async function main(): Promise<void> {
-  const resultsDir = path.join(projectRoot, 'bench-results');
-  await mkdir(resultsDir, { recursive: true });
-  const out = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-  const failures: string[] = [];
-  const domainSamples: DomainSample[] = [];
-  const domain = await domainSuite({
-    reps: quick ? 3 : 5,
-    budgetMs: quick ? 200 : 3000,
-    record: async (sample) => {
-      domainSamples.push(sample);
-      await appendFile(out, `${JSON.stringify(sample)}\n`);
-    },
-  });
-  failures.push(...domain.failures);
-  if (onlyDomain) {
-    console.log(domainOnlySummary(domainSamples, domain.probe, failures, out));
-    if (failures.length > 0) process.exit(1);
-    return;
-  }
+  const started = performance.now();
   const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-'));
   await chmod(root, 0o755);
   const pg = await startEmbeddedPostgres({
@@ -286,57 +329,78 @@ async function main(): Promise<void> {
     persistent: false,
   });
   const pool = createPool(pg.url, 16);
+  const resultsDir = path.join(projectRoot, 'bench-results');
+  await mkdir(resultsDir, { recursive: true });
+  const out = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   const samples: Sample[] = [];
   const record = async (sample: Sample) => {
     samples.push(sample);
     await appendFile(out, `${JSON.stringify(sample)}\n`);
   };
-  const governanceSamples: GovernanceSample[] = [];
-  try {
-    await runMigrations(pg.url);
-    await pool.query(
-      'CREATE TABLE bench_raw (LIKE audit_entries INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
-    );
-    const { rows: env } = await pool.query<{ v: string; sc: string; fs: string }>(
-      `SELECT version() AS v, current_setting('synchronous_commit') AS sc, current_setting('wal_sync_method') AS fs`,
-    );
-    await appendFile(
-      out,
-      `${JSON.stringify({ environment: { cpu: os.cpus()[0]?.model, nproc: os.cpus().length, node: process.version, postgres: env[0]?.v, synchronousCommit: env[0]?.sc, walSyncMethod: env[0]?.fs, quick } })}\n`,
-    );
-    const audit = createAuditActivities({ pool });
-    const written = new Map<string, number>();
-    const appendLinks = async (sessionId: string, entries: ChainedEntry[]) => {
-      await audit.appendAuditEntries({ sessionId, entries, checkpoint: false });
-      written.set(sessionId, (written.get(sessionId) ?? 0) + entries.length);
-      return entries.length;
-    };
-
-    await appendSuite(pool, appendLinks, record);
-    failures.push(...(await storedOnce(pool, written)));
-    failures.push(...(await verifySuite(pool, appendLinks, record)));
-    const governance = await governanceSuite(pool, {
-      reps: REPS,
-      calls: quick ? 50 : 200,
+  const failures: string[] = [];
+  const sections: string[] = [];
+  if (runs('domain')) {
+    console.error('[bench] (a) the reference domain ops, in-process');
+    const domainSamples: DomainSample[] = [];
+    const domain = await domainSuite({
+      reps: quick ? 3 : 5,
+      budgetMs: quick ? 200 : 3000,
       record: async (sample) => {
-        governanceSamples.push(sample);
+        domainSamples.push(sample);
         await appendFile(out, `${JSON.stringify(sample)}\n`);
       },
     });
-    failures.push(...governance.failures);
+    failures.push(...domain.failures);
+    sections.push(...domainSummary(domainSamples, domain.probe));
+  }
+  try {
+    await runMigrations(pg.url);
+    await environment(pool, out);
+    if (runs('audit')) {
+      console.error('[bench] (c) audit append vs raw Postgres, verification');
+      failures.push(...(await auditSuites(pool, record)));
+    }
+    if (['governance', 'pipeline', 'kill', 'scaling'].some(runs)) {
+      const temporal = await temporalSuites(pg.url, out);
+      sections.push(...temporal.sections);
+      failures.push(...temporal.failures);
+    }
   } finally {
     await pool.end();
     await pg.stop();
     await rm(root, { recursive: true, force: true });
   }
 
-  console.log(
-    summary(samples, failures, out, [
-      ...domainSummary(domainSamples, domain.probe),
-      ...governanceSummary(governanceSamples),
-    ]),
-  );
+  console.log(summary(samples, failures, out, sections));
+  console.log(`\nTotal time: ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (failures.length > 0) process.exit(1);
+}
+
+/** The environment block, first line of the JSON Lines output. */
+async function environment(pool: Pool, out: string): Promise<void> {
+  const { rows: env } = await pool.query<{ v: string; sc: string; fs: string }>(
+    `SELECT version() AS v, current_setting('synchronous_commit') AS sc, current_setting('wal_sync_method') AS fs`,
+  );
+  await appendFile(
+    out,
+    `${JSON.stringify({ environment: { cpu: os.cpus()[0]?.model, nproc: os.cpus().length, node: process.version, postgres: env[0]?.v, synchronousCommit: env[0]?.sc, walSyncMethod: env[0]?.fs, quick } })}\n`,
+  );
+}
+
+/** Suite (c) and the verification speed; returns the invariant failures. */
+async function auditSuites(pool: Pool, record: RecordSample): Promise<string[]> {
+  await pool.query(
+    'CREATE TABLE bench_raw (LIKE audit_entries INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
+  );
+  const audit = createAuditActivities({ pool });
+  const written = new Map<string, number>();
+  const appendLinks = async (sessionId: string, entries: ChainedEntry[]) => {
+    await audit.appendAuditEntries({ sessionId, entries, checkpoint: false });
+    written.set(sessionId, (written.get(sessionId) ?? 0) + entries.length);
+    return entries.length;
+  };
+  await appendSuite(pool, appendLinks, record);
+  return [...(await storedOnce(pool, written)), ...(await verifySuite(pool, appendLinks, record))];
 }
 
 main().catch((err: unknown) => {

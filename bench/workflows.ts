@@ -1,6 +1,7 @@
 /**
- * The bench's workflow bundle: every production workflow, plus the probe the governance suite compares them with —
- * the cheapest update Temporal can serve on the same server (no state, no activity, no follow-up).
+ * The bench's workflow bundle: every production workflow, plus the probes the suites compare them with — the
+ * cheapest update Temporal can serve on the same server (no state, no activity, no follow-up), and the cheapest
+ * workflow it can run (start, then return).
  */
 import { condition, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 
@@ -15,4 +16,9 @@ export async function probeWorkflow(): Promise<void> {
   setHandler(probeUpdate, () => null);
   setHandler(probeEndSignal, () => void (ended = true));
   await condition(() => ended);
+}
+
+/** The substrate's floor for a whole workflow: one workflow task, then completion. */
+export function emptyWorkflow(): Promise<void> {
+  return Promise.resolve();
 }

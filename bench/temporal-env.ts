@@ -1,0 +1,154 @@
+/**
+ * The Temporal side of `npm run bench`: one dev server for every Temporal suite, the bench's workflow bundle (the
+ * production workflows plus the probes of bench/workflows.ts) written to a file, and the production worker entry point
+ * (worker/main.ts) run as its own process on that bundle, so the client's load and the worker do not share a V8 heap
+ * and the worker's RSS can be read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { HypervisorClient } from '../client/hypervisor-client.js';
+import { generateSigningKeyPem } from '../store/audit-crypto.js';
+import { projectRoot } from '../store/paths.js';
+import { freePort, stopChild, waitUntil } from '../worker/processes.js';
+import { resolveTemporalCli } from '../worker/temporal-cli.js';
+import { startTemporalDevServer } from '../worker/temporal-dev-server.js';
+
+/** A worker process polling one task queue. */
+export interface WorkerProcess {
+  taskQueue: string;
+  pid: number;
+  /** Resident set size of the worker process, from /proc/<pid>/status. */
+  rssBytes(): Promise<number>;
+  /** The worker's `/metrics` text (prom-client and the SDK's exporter). */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TemporalBench {
+  client: Client;
+  /** The hypervisor client on the shared worker's task queue. */
+  hv: HypervisorClient;
+  worker: WorkerProcess;
+  /** Starts another worker process on a fresh task queue (a suite that measures the worker itself needs its own). */
+  spawnWorker(): Promise<WorkerProcess>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the dev server, bundles the bench's workflows and starts the shared worker process. Each worker's stderr goes
+ * to `<logPrefix>-worker-<n>.log`, kept with the results: a failing workflow task is explained there.
+ */
+export async function startTemporalBench(databaseUrl: string, logPrefix: string): Promise<TemporalBench> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'hv-bench-temporal-'));
+  const [server, bundle] = await Promise.all([
+    (async () =>
+      startTemporalDevServer({
+        cli: await resolveTemporalCli({ log: () => undefined }),
+        port: await freePort(),
+        stateDir: root,
+      }))(),
+    bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
+      logger: new DefaultLogger('WARN'),
+    }),
+  ]);
+  const bundlePath = path.join(root, 'workflow-bundle.js');
+  await writeFile(bundlePath, bundle.code);
+  const signingKey = generateSigningKeyPem().privatePem;
+  const workers: WorkerProcess[] = [];
+  const spawnWorker = async () => {
+    const w = await spawnWorkerProcess({
+      temporalAddress: server.address,
+      databaseUrl,
+      bundlePath,
+      signingKey,
+      checkpointDir: path.join(root, 'checkpoints'),
+      logFile: `${logPrefix}-worker-${workers.length + 1}.log`,
+    });
+    workers.push(w);
+    return w;
+  };
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const worker = await spawnWorker();
+  return {
+    client,
+    hv: HypervisorClient.fromClient(client, worker.taskQueue),
+    worker,
+    spawnWorker,
+    async stop() {
+      await Promise.allSettled(workers.map((w) => w.stop()));
+      await connection.close();
+      await server.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+interface WorkerProcessOptions {
+  temporalAddress: string;
+  databaseUrl: string;
+  bundlePath: string;
+  signingKey: string;
+  checkpointDir: string;
+  logFile: string;
+}
+
+/** worker/main.ts as a child process on a fresh task queue; resolves once its /readyz answers. */
+async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const taskQueue = `bench-${randomUUID()}`;
+  const httpPort = await freePort();
+  let tail = '';
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: options.temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_URL: options.databaseUrl,
+      HV_WORKFLOW_BUNDLE: options.bundlePath,
+      HV_HTTP_HOST: '127.0.0.1',
+      HV_HTTP_PORT: String(httpPort),
+      HV_SDK_METRICS_PORT: String(await freePort()),
+      HV_MIGRATE_ON_START: 'false',
+      HV_AUDIT_RETENTION_SCHEDULE: 'false',
+      HV_AUDIT_SIGNING_KEY: options.signingKey,
+      HV_CHECKPOINT_SINK: options.checkpointDir,
+      HV_LOG_LEVEL: 'WARN',
+    },
+  });
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    tail = (tail + chunk.toString('utf8')).slice(-4000);
+  });
+  child.once('exit', () => log.end());
+  const base = `http://127.0.0.1:${httpPort}`;
+  await waitUntil(() => fetch(`${base}/readyz`).then((res) => res.status === 200), {
+    timeoutMs: 60_000,
+    what: 'bench worker',
+    child,
+    logTail: () => tail,
+  });
+  return {
+    taskQueue,
+    pid: child.pid!,
+    async rssBytes() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+      if (!kb) throw new Error(`no VmRSS for the bench worker (pid ${child.pid})`);
+      return Number(kb) * 1024;
+    },
+    metrics: () => fetch(`${base}/metrics`).then((res) => res.text()),
+    stop: () => stopChild(child, 'SIGTERM', 10_000),
+  };
+}
