@@ -52,6 +52,9 @@ const WORKER_ENV = Object.fromEntries(
 );
 const MANIFEST = [{ actionId: 'edit', name: 'Edit', reversibility: 'full' as const, undoApi: '/undo' }];
 const MiB = 1024 * 1024;
+/** SIGINT/SIGTERM: stop opening sessions, report what was reached, and stop the servers. */
+let stopRequested = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void (stopRequested = true));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
@@ -151,7 +154,7 @@ async function openSessions(hv: HypervisorClient, from: number, to: number, pref
   let next = from;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < to) {
+      while (next < to && !stopRequested) {
         const i = next++;
         const session = await hv.createSession({ creatorDid: 'did:mesh:mem-operator', sessionId: `${prefix}-${i}` });
         await session.join({ agentDid: `did:mesh:mem-agent-${prefix}-${i}`, sigmaRaw: 0.9, actions: MANIFEST });
@@ -177,9 +180,10 @@ async function measureSteps(
   let opened = 0;
   for (const step of STEPS) {
     const t0 = performance.now();
-    sessions.push(...(await openSessions(hv, opened, step, 'mem')));
-    const rate = step > opened ? (step - opened) / ((performance.now() - t0) / 1000) : NaN;
-    opened = step;
+    const fresh = (await openSessions(hv, opened, step, 'mem')).filter(Boolean);
+    sessions.push(...fresh);
+    const rate = fresh.length > 0 ? fresh.length / ((performance.now() - t0) / 1000) : NaN;
+    opened += fresh.length;
     await quiet(pid, httpPort);
     if (args['heap-snapshot']) {
       await heapSnapshot(pid, root, step);
@@ -187,10 +191,11 @@ async function measureSteps(
     }
     const { rss } = await rssOf(pid);
     const m = await metricsOf(httpPort);
-    rows.push({ sessions: step, rss });
+    rows.push({ sessions: opened, rss });
     console.log(
-      `| ${step} | ${(rss / MiB).toFixed(0)} | ${((m.mainHeapUsed ?? NaN) / MiB).toFixed(0)} | ${m.stickyCache} | ${Number.isNaN(rate) ? '—' : rate.toFixed(1)} |`,
+      `| ${opened} | ${(rss / MiB).toFixed(0)} | ${((m.mainHeapUsed ?? NaN) / MiB).toFixed(0)} | ${m.stickyCache} | ${Number.isNaN(rate) ? '—' : rate.toFixed(1)} |`,
     );
+    if (stopRequested) break;
   }
   const first = rows[0]!;
   const last = rows[rows.length - 1]!;
