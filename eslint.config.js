@@ -109,6 +109,19 @@ export default tseslint.config(
         [...sandboxRestrictions.patterns, ...importDirection.domain],
         sandboxRestrictions.paths,
       ),
+      // domain/ is evaluated once per worker and shared, frozen, by every workflow (workflows/shared-modules.ts).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'Program > VariableDeclaration[kind!="const"], Program > ExportNamedDeclaration > VariableDeclaration[kind!="const"]',
+          message: 'domain/ is shared by every workflow of a worker: no module-level mutable bindings.',
+        },
+        {
+          selector: 'CallExpression[callee.property.name="regex"]',
+          message: "zod's .regex resets the pattern's lastIndex, which a shared (frozen) pattern refuses: use .refine.",
+        },
+      ],
     },
   },
   {

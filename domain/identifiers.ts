@@ -14,8 +14,10 @@ export const identifier = (field: string) =>
     .trim()
     .min(1, `${field} must not be empty`)
     .max(MAX_IDENTIFIER_LENGTH, `${field} exceeds maximum length of ${MAX_IDENTIFIER_LENGTH} characters`)
-    .regex(
-      IDENTIFIER_PATTERN,
+    // A refinement rather than `.regex`: zod's regex check resets the pattern's `lastIndex`, which a worker-wide shared
+    // (frozen) pattern refuses (workflows/shared-modules.ts).
+    .refine(
+      (value) => IDENTIFIER_PATTERN.test(value),
       `${field} contains invalid characters: only alphanumerics, hyphens, underscores, colons and dots are allowed, and it must start and end with an alphanumeric`,
     );
 

@@ -1,7 +1,11 @@
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { sharedModulesPath, workflowBundleOptions } from '../worker/bundle.js';
 import { workflowsPath } from '../worker/paths.js';
+import { projectRoot } from '../store/paths.js';
 
 const quiet = new DefaultLogger('ERROR', () => undefined);
 
@@ -17,5 +21,16 @@ describe('workflow sandbox', () => {
   it('bundles the hypervisor workflows', async () => {
     const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet });
     expect(code).toContain('sessionWorkflow');
+  });
+
+  it('shares every domain module across the workflows of a worker', async () => {
+    expect(workflowBundleOptions().preloadModules).toEqual([sharedModulesPath]);
+    const source = await readFile(sharedModulesPath, 'utf8');
+    const imported = [...source.matchAll(/from '\.\.\/domain\/([^']+)\.js'/g)].map((m) => m[1]).sort();
+    const domain = (await readdir(path.join(projectRoot, 'domain'), { recursive: true, encoding: 'utf8' }))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.replace(/\.ts$/, ''))
+      .sort();
+    expect(imported).toEqual(domain);
   });
 });

@@ -22,6 +22,13 @@ export const WorkerEnv = DatabaseEnv.extend({
     .enum(['true', 'false'])
     .default('true')
     .transform((value) => value === 'true'),
+  /**
+   * Workflow runs the worker keeps in memory (its sticky cache, least recently used out). An evicted run costs a replay
+   * of its history at its next task, never memory, so this bounds the worker's RSS whatever the number of open
+   * sessions (docs/DESIGN.md §1.4): about 0.5 MB per cached run, and each open session is two (its own and its agent's
+   * identity). Explicit because the SDK's default grows with the V8 heap limit, not with the machine's memory.
+   */
+  HV_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
   /** Graceful shutdown: activities get this long to finish before they are cancelled. */
   HV_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(25),
   /** Ed25519 private key (PKCS#8 PEM) that signs commitments and checkpoints; or a file holding it. */

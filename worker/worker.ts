@@ -10,6 +10,7 @@ import {
   type ActivityInboundCallsInterceptor,
   type ActivityExecuteInput,
   type Next,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { StepHandlers } from '../activities/saga-steps.js';
@@ -22,10 +23,16 @@ import { temporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { workflowsPath } from './paths.js';
+import { workflowBundleOptions } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 
 let runtimeInstalled = false;
+
+/** Without a pre-built bundle the worker bundles at start-up, with the options every pre-built bundle uses. */
+function unbundled(): Pick<WorkerOptions, 'workflowsPath' | 'bundlerOptions'> {
+  const { workflowsPath, preloadModules } = workflowBundleOptions();
+  return { workflowsPath, bundlerOptions: { preloadModules } };
+}
 
 /** Installs the process-wide Temporal Runtime once: SDK metrics on a loopback Prometheus exporter, core logs forwarded. */
 export function installRuntime(env: Pick<WorkerEnv, 'HV_SDK_METRICS_PORT' | 'HV_LOG_LEVEL'>): void {
@@ -105,7 +112,8 @@ export async function startWorker(
     connection,
     namespace: target.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
+    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : unbundled()),
+    maxCachedWorkflows: env.HV_MAX_CACHED_WORKFLOWS,
     activities: createActivities({
       pool,
       signer: loadSigner(env),

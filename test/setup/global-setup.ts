@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { runMigrations } from '../../store/migrate.js';
-import { workflowsPath } from '../../worker/paths.js';
+import { workflowBundleOptions } from '../../worker/bundle.js';
 import { startEmbeddedPostgres } from '../../worker/postgres.js';
 import { freePort } from '../../worker/processes.js';
 import { resolveTemporalCli } from '../../worker/temporal-cli.js';
@@ -45,7 +45,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
         persistent: false,
         log,
       }))(),
-    bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
+    bundleWorkflowCode({ ...workflowBundleOptions(), logger: new DefaultLogger('WARN') }),
   ]);
   await runMigrations(postgres.url);
   const workflowBundlePath = path.join(root, 'workflow-bundle.js');
