@@ -34,6 +34,9 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 /** The scratch buffer is reused up to this size; a larger input gets a buffer of its own, so one big write does not
  * keep its memory in every workflow that hashed it. */
 const SCRATCH_MAX = 64 * 1024;
+// Shared by every workflow of a worker on purpose: hashing is synchronous, so no two callers ever use it at once, and
+// it is never exported (the SDK freezes what the shared modules export).
+// eslint-disable-next-line no-restricted-syntax
 let scratch = new Uint8Array(1024);
 const W = new Int32Array(64);
 const H = new Int32Array(8);

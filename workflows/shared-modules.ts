@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import * as actions from '../domain/actions.js';
 import * as auditChain from '../domain/audit-chain.js';
+import * as auditPack from '../domain/audit-pack.js';
 import * as auditVerify from '../domain/audit-verify.js';
 import * as breachDetector from '../domain/breach-detector.js';
 import * as elevation from '../domain/elevation.js';
@@ -31,6 +32,7 @@ import * as sessionContext from '../domain/session/context.js';
 import * as sessionControl from '../domain/session/control.js';
 import * as sessionElevation from '../domain/session/elevation.js';
 import * as sessionIndex from '../domain/session/index.js';
+import * as sessionKillSwitch from '../domain/session/kill-switch.js';
 import * as sessionLifecycle from '../domain/session/lifecycle.js';
 import * as sessionLocks from '../domain/session/locks.js';
 import * as sessionMembership from '../domain/session/membership.js';
@@ -41,6 +43,7 @@ import * as sessionSharedState from '../domain/session/shared-state.js';
 import * as sessionTimers from '../domain/session/timers.js';
 import * as sessionView from '../domain/session/view.js';
 import * as sessionVouch from '../domain/session/vouch.js';
+import * as sha256 from '../domain/sha256.js';
 import * as standing from '../domain/standing.js';
 import * as tokenBucket from '../domain/token-bucket.js';
 import * as validation from '../domain/validation.js';
@@ -50,6 +53,7 @@ import * as vfs from '../domain/vfs.js';
 const sharedModules: readonly object[] = [
   actions,
   auditChain,
+  auditPack,
   auditVerify,
   breachDetector,
   elevation,
@@ -71,6 +75,7 @@ const sharedModules: readonly object[] = [
   sessionControl,
   sessionElevation,
   sessionIndex,
+  sessionKillSwitch,
   sessionLifecycle,
   sessionLocks,
   sessionMembership,
@@ -81,6 +86,7 @@ const sharedModules: readonly object[] = [
   sessionTimers,
   sessionView,
   sessionVouch,
+  sha256,
   standing,
   tokenBucket,
   validation,
