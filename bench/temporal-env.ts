@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { workflowBundleOptions } from '../worker/bundle.js';
 import { HypervisorClient } from '../client/hypervisor-client.js';
 import { generateSigningKeyPem } from '../store/audit-crypto.js';
 import { projectRoot } from '../store/paths.js';
@@ -54,7 +55,9 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
         port: await freePort(),
         stateDir: root,
       }))(),
+    // Built as production builds it (the shared domain modules preloaded), with the bench's probe workflows added.
     bundleWorkflowCode({
+      ...workflowBundleOptions(),
       workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
       logger: new DefaultLogger('WARN'),
     }),

@@ -44,6 +44,11 @@ async function busySession(
   await session.activate();
   await session.authorize({ agentDid: a, actionId: actions.edit.actionId });
   await session.authorize({ agentDid: b, actionId: actions.admin.actionId });
+  // Entries are flushed in batches; let the first ones land so the chain has a checkpoint in its middle.
+  await eventually(
+    () => session.view(),
+    (v) => v.audit.pending === 0,
+  );
   await session.write({ agentDid: a, path: '/plan.md', content: 'step 1' });
   const lock = await session.acquireLock({ agentDid: a, path: '/plan.md', intent: 'write' });
   await session.releaseLock({ agentDid: a, lockId: lock.lockId });
