@@ -14,6 +14,20 @@ export type { SessionWorkflowInput };
 const FLUSH_WAIT_BEFORE_CAN = '30 seconds';
 
 /**
+ * A run continues as new at this many history events even before Temporal suggests it (≈ 4,000 on a default server).
+ * A worker that lost the run from its cache rebuilds it by replaying its history at its next task; measured here, a
+ * 3,736-event history took up to 6.4 s to replay on a loaded 2-core worker, too close to the 10 s workflow task
+ * timeout, after which every retry replays again and the session stops answering.
+ */
+export const MAX_RUN_EVENTS = 2_000;
+
+/** Time to hand the run over: Temporal suggests it, or the history reached {@link MAX_RUN_EVENTS}. */
+const shouldContinueAsNew = (): boolean => {
+  const info = wf.workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= MAX_RUN_EVENTS;
+};
+
+/**
  * One long-running workflow per shared session (docs/DESIGN.md §3.1). All governance state lives in one JSON object,
  * changed only through the reducers of `domain/session/`; the handler table is in `handlers.ts`. This function owns
  * the run's life: the first entry, the audit and follow-up loops, the expiry timer, continue-as-new, and the close.
@@ -43,7 +57,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       run.close({ reason: 'session_timeout' });
       break;
     }
-    if (wf.workflowInfo().continueAsNewSuggested) return await continueAsNew(run);
+    if (shouldContinueAsNew()) return await continueAsNew(run);
   }
   publishSearchAttributes(run.data);
   return await finish(run);
@@ -62,7 +76,7 @@ async function sleepUntilSomethingChanges(atSleep: SessionData, current: () => S
       current().state !== stateAtSleep ||
       Object.keys(current().participants).length !== participantsAtSleep ||
       model.nextDeadline(current()) < timerAt ||
-      wf.workflowInfo().continueAsNewSuggested,
+      shouldContinueAsNew(),
     Math.max(1, timerAt - Date.now()),
   );
 }
