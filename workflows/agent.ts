@@ -49,8 +49,8 @@ class AgentRun {
       for (const forgotten of sessions.splice(0, sessions.length - MAX_SESSIONS)) delete this.fed[forgotten];
   }
 
-  /** Queues the current window for one session, which starts its copy from it. */
-  sendCopy(sessionId: string): void {
+  /** Queues the current window for one session (or, without one, for every session), which starts its copy from it. */
+  sendCopy(sessionId?: string): void {
     this.notify({
       event: 'configured',
       trigger: 'operator',
@@ -59,7 +59,7 @@ class AgentRun {
       trippingSessionId: null,
       decisionId: null,
       copy: killSwitchCopy(this.state, Date.now()),
-      to: sessionId,
+      ...(sessionId ? { to: sessionId } : {}),
     });
   }
 
@@ -191,15 +191,7 @@ function registerHandlers(run: AgentRun): void {
     (config) => {
       run.state = { ...run.state, config: parseKillSwitchConfig(config) };
       // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
-      run.notify({
-        event: 'configured',
-        trigger: 'operator',
-        reason: 'configured',
-        authorizedBy: null,
-        trippingSessionId: null,
-        decisionId: null,
-        copy: killSwitchCopy(run.state, Date.now()),
-      });
+      run.sendCopy();
       return killSwitchView(run.state, Date.now());
     },
     { validator: (config) => void parseKillSwitchConfig(config) },

@@ -68,7 +68,7 @@ export function observeKillSwitch(
 }
 
 /** The copy as a notice from the identity leaves it: blocked, lifted (window cleared) or refreshed. */
-function copyAfterNotice(data: SessionData, notice: KillSwitchNotice): SessionData {
+function copyAfterNotice(data: SessionData, notice: KillSwitchNotice, nowMs: number): SessionData {
   const copy = copiesOf(data)[notice.agentDid];
   if (notice.copy) return adoptKillSwitchCopy(data, notice.agentDid, notice.copy);
   if (!copy) return data;
@@ -78,7 +78,8 @@ function copyAfterNotice(data: SessionData, notice: KillSwitchNotice): SessionDa
     return adoptKillSwitchCopy(data, notice.agentDid, {
       ...copy,
       blocked: {
-        atMs: 0,
+        // The identity's own block time is not in the notice; the copy records when this session learnt of it.
+        atMs: nowMs,
         reason: notice.reason,
         trigger: notice.trigger,
         authorizedBy: notice.authorizedBy,
@@ -107,9 +108,9 @@ function isOwnTrip(data: SessionData, notice: KillSwitchNotice): boolean {
  * echo of a trip this session made itself changes nothing.
  */
 export function applyKillSwitchNotice(data: SessionData, notice: KillSwitchNotice, ctx: OpContext): Change {
-  if (notice.event === 'configured') return { data: copyAfterNotice(data, notice), events: [] };
+  if (notice.event === 'configured') return { data: copyAfterNotice(data, notice, ctx.nowMs), events: [] };
   if (isOwnTrip(data, notice)) return { data, events: [] };
-  const noted = killSwitchNoticeChange(copyAfterNotice(data, notice), notice, 'identity');
+  const noted = killSwitchNoticeChange(copyAfterNotice(data, notice, ctx.nowMs), notice, 'identity');
   const killed = killSwitchKill(noted.data, notice, ctx, `kill-switch-${data.chain.seq + noted.events.length}`);
   return { data: killed.data, events: [...noted.events, ...killed.events] };
 }

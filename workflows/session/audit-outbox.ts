@@ -78,11 +78,15 @@ export class AuditTrail {
       : { pending: [], persistedSeq: 0, fault: null, decisions: [], reported: 0 };
   }
 
-  /** Queues a decision for its identity's window; it travels with the next flush. */
-  report(agentDid: string, kind: 'allow' | 'deny', atMs: number, decisionId: string): void {
+  /**
+   * Queues a decision for its identity's window; it travels with the next flush. A decision the chain skipped has no
+   * entry to name it (`decisionId` null) and is named by its counter instead.
+   */
+  report(agentDid: string, kind: 'allow' | 'deny', atMs: number, decisionId: string | null): void {
     const n = (this.outbox.reported ?? 0) + 1;
     this.outbox.reported = n;
-    (this.outbox.decisions ??= []).push({ agentDid, n, kind, atMs, decisionId });
+    const id = decisionId ?? `${this.sessionId}#decision-${n}`;
+    (this.outbox.decisions ??= []).push({ agentDid, n, kind, atMs, decisionId: id });
   }
 
   /** Flushes what is pending now instead of at the end of the interval. */

@@ -71,7 +71,7 @@ export class SessionRun {
       // Every decision counts in the identity's window, including the allows the chain may skip.
       const decided = e.kind === 'decision' && e.agentDid ? e.agentDid : null;
       if (!this.data.config.enableAudit && model.isRoutineAllow(e)) {
-        if (decided) this.audit.report(decided, 'allow', Date.now(), `${this.data.sessionId}#-`);
+        if (decided) this.audit.report(decided, 'allow', Date.now(), null);
         continue;
       }
       const { head, chained } = appendEntry(this.data.chain, {
