@@ -57,7 +57,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       run.close({ reason: 'session_timeout' });
       break;
     }
-    if (shouldContinueAsNew()) return await continueAsNew(run);
+    // A terminate during the hand-over ends the session in this run instead (continueAsNew returns).
+    if (shouldContinueAsNew()) await continueAsNew(run);
   }
   publishSearchAttributes(run.data);
   return await finish(run);
@@ -97,19 +98,29 @@ function searchAttributePublisher(): (data: SessionData) => void {
   };
 }
 
-/** Hands the run over to a new one with the whole state, the unpersisted entries and the pending follow-ups. */
-async function continueAsNew(run: SessionRun): Promise<never> {
+/**
+ * Hands the run over to a new one with the whole state, the unpersisted entries and the pending follow-ups. Returns
+ * only when the session was terminated while the hand-over waited: the terminate update waits for the commitment,
+ * which this run must then make (handing over would wait for that update forever, and it for the hand-over).
+ */
+async function continueAsNew(run: SessionRun): Promise<void> {
   // A flush completing while this run closes would make the server reject the continue-as-new (UnhandledCommand)
   // and fail the updates in flight. Let it land first; during a database outage, go on without it after a while.
   // A kill update waiting for its hand-off keeps follow-ups running (see FollowUps.run), so handlers can finish.
+  const terminated = () => run.data.state === 'archived';
   run.handingOver = true;
   await wf.condition(
-    () => wf.allHandlersFinished() && !run.audit.flushing && !run.followUps.running,
+    () => terminated() || (wf.allHandlersFinished() && !run.audit.flushing && !run.followUps.running),
     FLUSH_WAIT_BEFORE_CAN,
   );
-  await wf.condition(wf.allHandlersFinished);
+  await wf.condition(() => terminated() || wf.allHandlersFinished());
+  if (terminated()) {
+    // Persistence and follow-ups resume: the close needs every entry stored before it commits.
+    run.handingOver = false;
+    return;
+  }
   const { data, audit, followUps } = run;
-  return await wf.continueAsNew<typeof sessionWorkflow>({
+  await wf.continueAsNew<typeof sessionWorkflow>({
     sessionId: data.sessionId,
     creatorDid: data.creatorDid,
     config: data.config,

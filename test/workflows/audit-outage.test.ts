@@ -1,0 +1,113 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { HypervisorError } from '../../client/errors.js';
+import { ErrorType } from '../../domain/errors.js';
+import { testActivities, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { actions, allActions, did, eventually, newSession } from '../helpers/session.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
+
+let ctx: TemporalTestContext;
+beforeAll(async () => {
+  ctx = await connectTestTemporal();
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+/** The test server suggests continue-as-new at this many history events (test/setup/global-setup.ts). */
+const SUGGESTED_AT = 400;
+
+/** A worker pool that reaches the test database through `proxy`, failing fast while the proxy is down. */
+function poolThrough(proxy: TcpProxy): pg.Pool {
+  const url = new URL(inject('databaseUrl'));
+  url.hostname = '127.0.0.1';
+  url.port = String(proxy.port);
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 4, connectionTimeoutMillis: 1_000 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+describe('a real database outage', () => {
+  it('answers a terminate sent while the run hands over during the outage, once the store is back', async () => {
+    const target = new URL(inject('databaseUrl'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const pool = poolThrough(proxy);
+    const taskQueue = uniqueTaskQueue('outage');
+    try {
+      await withWorker(ctx, { taskQueue, activities: testActivities({ pool }) }, async () => {
+        const { session } = await newSession(ctx, taskQueue, {
+          breachPolicy: { baselineRate: 1_000_000 },
+          rateLimits: { '2': { ratePerSecond: 100_000, burst: 100_000 } },
+        });
+        const agents = [did('a'), did('b')];
+        for (const agentDid of agents) await session.join({ agentDid, sigmaRaw: 0.8, actions: allActions });
+        await session.activate();
+        await eventually(
+          () => session.view(),
+          (v) => v.audit.pending === 0,
+          30_000,
+        );
+        const firstRun = (await session.view()).runId;
+
+        await proxy.down();
+        // The flush of the next entries fails and is retried: from then on the run has a batch in flight.
+        await session.authorize({ agentDid: agents[0]!, actionId: actions.edit.actionId });
+        await eventually(
+          async () => (await session.workflow.describe()).raw.pendingActivities ?? [],
+          (pending) => pending.some((a) => a.activityType?.name === 'appendAuditEntries' && (a.attempt ?? 0) >= 2),
+          30_000,
+        );
+        // Four callers until the history passes Temporal's suggestion: the run then waits to hand over, and the batch
+        // in flight it waits for cannot land while the store is down.
+        let handingOver = false;
+        let refused = 0;
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, c) => {
+            for (let i = 0; !handingOver && i < 1_000; i++) {
+              await session.authorize({ agentDid: agents[c % 2]!, actionId: actions.edit.actionId }).catch((e) => {
+                if (!(e instanceof HypervisorError && e.type === ErrorType.AuditUnavailable)) throw e;
+                refused++;
+              });
+              if (c === 0 && i % 5 === 4) handingOver = (await session.view()).historyLength >= SUGGESTED_AT;
+            }
+          }),
+        );
+        expect(handingOver).toBe(true);
+        expect(refused).toBe(0);
+
+        const terminating = session.terminate({ reason: 'operator ends it during the outage' });
+        const closed = await eventually(
+          () => session.view(),
+          (v) => v.state === 'archived',
+          30_000,
+        );
+        // Terminated by the run that was handing over, with entries still waiting for the store.
+        expect(closed.runId).toBe(firstRun);
+        expect(closed.audit.pending).toBeGreaterThan(0);
+
+        await proxy.up();
+        const commitment = await terminating;
+        expect(commitment.audit).toMatchObject({ persistedSeq: commitment.entryCount, fault: null });
+        expect(commitment.signature).toBeTruthy();
+        const report = await session.verifyAudit({
+          pool: testPool(),
+          trustedKeys: trustedTestKeys(),
+          checkpointDir: testCheckpointDir,
+          requireSignatures: true,
+        });
+        expect(report.ok).toBe(true);
+        const stored = await testPool().query<{ n: string }>(
+          'SELECT count(*) AS n FROM audit_entries WHERE session_id = $1',
+          [session.sessionId],
+        );
+        expect(Number(stored.rows[0]!.n)).toBe(commitment.entryCount);
+      });
+    } finally {
+      await proxy.up().catch(() => undefined);
+      await pool.end();
+      await proxy.close();
+    }
+  }, 180_000);
+});
