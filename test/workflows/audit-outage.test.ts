@@ -1,6 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HypervisorError } from '../../client/errors.js';
 import { ErrorType } from '../../domain/errors.js';
 import { testActivities, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
