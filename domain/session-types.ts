@@ -228,7 +228,12 @@ export interface Participant {
   parentDid: string | null;
   joinedAtMs: number;
   leftAtMs: number | null;
-  actions: Record<string, z.output<typeof ActionManifest>[number]>;
+  /**
+   * The ring each action of the agent's manifest requires, by action id: all the session needs of a manifest, so
+   * 2,000 registered actions stay small in the carried state. State carried from before held whole descriptors; read
+   * it through `actionRing` (domain/session/participants.ts).
+   */
+  actions: Record<string, Ring>;
   kill: { killId: string; reason: KillReason; authorizedBy: string; atMs: number } | null;
 }
 

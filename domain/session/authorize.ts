@@ -1,4 +1,3 @@
-import { requiredRing } from '../actions.js';
 import { actionForSeverity, emptyBreachWindow, recordCall } from '../breach-detector.js';
 import { leastPrivileged, type Ring } from '../rings.js';
 import type { AuthorizeInput, Decision, DecisionReason, SessionData, SessionEvent } from '../session-types.js';
@@ -14,7 +13,7 @@ import {
 } from './context.js';
 import { killAgent } from './control.js';
 import { observeKillSwitch } from './kill-switch.js';
-import { dropElevation, effectiveRingOf, requireParticipant } from './participants.js';
+import { actionRing, dropElevation, effectiveRingOf, requireParticipant } from './participants.js';
 
 type Input = Parsed<typeof AuthorizeInput>;
 
@@ -104,8 +103,7 @@ function observeBreach(data: SessionData, input: Input, needed: Ring | null, rin
 export function authorizeAction(data: SessionData, input: Input, ctx: OpContext): OpResult<Decision> {
   assertState(data, ['active'], 'authorizing actions');
   const participant = requireParticipant(data, input.agentDid);
-  const action = participant.actions[input.actionId];
-  const needed = action ? requiredRing(action) : null;
+  const needed = actionRing(participant, input.actionId);
   let current = data;
   const events: SessionEvent[] = [];
   const finish = (decision: Decision): OpResult<Decision> => {
@@ -127,7 +125,7 @@ export function authorizeAction(data: SessionData, input: Input, ctx: OpContext)
   current = observed.data;
   events.push(...observed.events);
   if (observed.killed) return finish(deny('ring_breach', needed, ring, { breach }));
-  if (!action || needed === null) return finish(deny('unknown_action', null, ring, { breach }));
+  if (needed === null) return finish(deny('unknown_action', null, ring, { breach }));
   if (ring > needed) return finish(deny('ring_violation', needed, ring, { breach }));
 
   const limits = resolveRingRateLimits(current.config.rateLimits);

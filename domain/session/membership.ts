@@ -209,7 +209,7 @@ export function joinSession(
     parentDid: parentDid ?? null,
     joinedAtMs: ctx.nowMs,
     leftAtMs: null,
-    actions: Object.fromEntries(input.actions.map((action) => [action.actionId, action])),
+    actions: Object.fromEntries(input.actions.map((action) => [action.actionId, requiredRing(action)])),
     kill: null,
   };
   const approvals = { ...data.approvals };

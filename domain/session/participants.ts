@@ -1,6 +1,7 @@
 import { effectiveRing as elevatedRing, isElevationActive, type Elevation } from '../elevation.js';
 import { ErrorType, hvError } from '../errors.js';
 import { releaseAgentLocks, type IntentLock } from '../intent-locks.js';
+import { requiredRing, type ActionDescriptor } from '../actions.js';
 import type { Ring } from '../rings.js';
 import type { Participant, SessionData, SessionEvent } from '../session-types.js';
 import { event, type Change } from './context.js';
@@ -20,6 +21,17 @@ export function effectiveRingOf(data: SessionData, participant: Participant, now
   // Quarantine is read-only isolation: ring 3 whatever the agent earned or was elevated to.
   if (data.quarantines?.[participant.agentDid]) return 3;
   return elevatedRing(participant.ring, activeElevation(data, participant.agentDid, nowMs), nowMs);
+}
+
+/**
+ * The ring `actionId` requires of this participant, or null when its manifest does not declare it. Reads the current
+ * form (a ring per action) and the one state carried from before holds (whole descriptors).
+ */
+export function actionRing(participant: Participant, actionId: string): Ring | null {
+  const actions = participant.actions as Record<string, Ring | ActionDescriptor>;
+  if (!Object.hasOwn(actions, actionId)) return null;
+  const action = actions[actionId]!;
+  return typeof action === 'number' ? action : requiredRing(action);
 }
 
 /** The participant (in any status), or `NotParticipant`. */

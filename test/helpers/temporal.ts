@@ -45,3 +45,14 @@ export async function withWorker<T>(
   });
   return worker.runUntil(() => fn(worker));
 }
+
+/** Every run of `workflowId` (continue-as-new chains included) with the workflow-task failures in its history. */
+export async function runsOf(client: Client, workflowId: string): Promise<{ runId: string; taskFailures: number }[]> {
+  const runs: { runId: string; taskFailures: number }[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await client.workflow.getHandle(workflowId, w.runId).fetchHistory();
+    const taskFailures = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes != null).length;
+    runs.push({ runId: w.runId, taskFailures });
+  }
+  return runs;
+}

@@ -2,6 +2,8 @@ import { AGENT_IDS_BUDGET_BYTES } from '../../domain/search-attributes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 import { actions, allActions, did, eventually, newSession } from '../helpers/session.js';
+import { joinSessionUpdate, writeStateUpdate } from '../../workflows/messages.js';
+import { testPool } from '../helpers/audit.js';
 
 let ctx: TemporalTestContext;
 beforeAll(async () => {
@@ -116,6 +118,47 @@ describe('session durability', () => {
         session.sessionId,
       );
       expect((await session.terminate()).participants).toHaveLength(200);
+    });
+  });
+
+  it('answers an update id retried across continue-as-new with the first answer, applying it once', async () => {
+    const taskQueue = uniqueTaskQueue();
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, { breachPolicy: { baselineRate: 10_000 } });
+      const [a, b] = [did('a'), did('b')];
+      await session.join({ agentDid: a, sigmaRaw: 0.9, actions: allActions });
+      await session.activate();
+      // What a client's retry sends: the same update id, after the run that answered it continued as new.
+      const joinB = () =>
+        session.workflow.executeUpdate(joinSessionUpdate, {
+          args: [{ agentDid: b, sigmaRaw: 0.8, actions: [actions.read] }],
+          updateId: 'retried-join',
+        });
+      const write = () =>
+        session.workflow.executeUpdate(writeStateUpdate, {
+          args: [{ agentDid: a, path: '/once', content: 'x' }],
+          updateId: 'retried-write',
+        });
+      const first = await joinB();
+      const written = await write();
+      const firstRun = (await session.view()).runId;
+      for (let i = 0; (await session.view()).runId === firstRun; i++) {
+        expect(i).toBeLessThan(400);
+        await session.authorize({ agentDid: a, actionId: actions.edit.actionId });
+      }
+      expect(await joinB()).toEqual(first);
+      expect(await write()).toEqual(written);
+      const view = await session.view();
+      expect(view.participants.filter((p) => p.agentDid === b)).toHaveLength(1);
+      expect((await session.read({ agentDid: a, path: '/once' })).version).toBe(written.version);
+      await session.terminate();
+      const stored = await testPool().query<{ kind: string }>(
+        `SELECT kind FROM audit_entries WHERE session_id = $1 AND (agent_did = $2 OR kind = 'vfs_write')`,
+        [session.sessionId, b],
+      );
+      const kinds = stored.rows.map((r) => r.kind);
+      expect(kinds.filter((k) => k === 'join' || k === 'rejoin')).toEqual(['join']);
+      expect(kinds.filter((k) => k === 'vfs_write')).toEqual(['vfs_write']);
     });
   });
 });

@@ -1,10 +1,15 @@
-import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../../client/errors.js';
 import { agentWorkflowId } from '../../workflows/messages.js';
 import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
 import { actions, allActions, did, newSession } from '../helpers/session.js';
-import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
+import {
+  connectTestTemporal,
+  runsOf,
+  uniqueTaskQueue,
+  withWorker,
+  type TemporalTestContext,
+} from '../helpers/temporal.js';
 
 let ctx: TemporalTestContext;
 beforeAll(async () => {
@@ -17,17 +22,6 @@ afterAll(async () => {
 /** Calls in the long-session test; `HV_LONG_SESSION_CALLS` scales it (the issue's figure is the default). */
 const CALLS = Number(process.env.HV_LONG_SESSION_CALLS ?? 20_000);
 const CALLERS = 16;
-
-/** Every run of a workflow id with the workflow-task failures in its history. */
-async function runsOf(client: Client, workflowId: string): Promise<{ runId: string; taskFailures: number }[]> {
-  const runs: { runId: string; taskFailures: number }[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const history = await client.workflow.getHandle(workflowId, w.runId).fetchHistory();
-    const taskFailures = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes != null).length;
-    runs.push({ runId: w.runId, taskFailures });
-  }
-  return runs;
-}
 
 describe('a long, busy session', () => {
   it(`takes ${CALLS} authorizes from ${CALLERS} callers across many continue-as-new runs without a failure`, async () => {

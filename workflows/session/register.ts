@@ -76,22 +76,35 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
   const validated = new WeakMap<object, z.output<S>>();
   const parsed = (raw: unknown): z.output<S> =>
     (typeof raw === 'object' && raw !== null && validated.get(raw)) || parseInput(spec.schema, raw, spec.what);
+  // An update id the previous run already answered (the client retried across continue-as-new) gets that answer again:
+  // nothing is applied twice. Within a run, Temporal itself deduplicates update ids.
+  const repeated = (): { result: unknown } | undefined => run.replies.answered(wf.currentUpdateInfo()?.id);
+  const answer = (result: R): R => {
+    run.replies.remember(wf.currentUpdateInfo()?.id, result);
+    return result;
+  };
   wf.setHandler(
     spec.def,
     prepare
       ? async (raw) => {
+          const again = repeated();
+          if (again) return again.result as R;
           const input = parsed(raw);
           const prepared = await prepare(input);
           run.sweep();
-          return spec.handle(input, prepared);
+          return answer(await spec.handle(input, prepared));
         }
       : (raw) => {
+          const again = repeated();
+          if (again) return again.result as R;
           const input = parsed(raw);
           run.sweep();
-          return spec.handle(input, undefined as P);
+          const out = spec.handle(input, undefined as P);
+          return out instanceof Promise ? out.then(answer) : answer(out);
         },
     {
       validator: (raw) => {
+        if (repeated()) return;
         if (spec.gate === 'gated') run.audit.assertAvailable();
         const input = parseInput(spec.schema, raw, spec.what);
         void spec.dryRun(model.expireTimers(run.data, Date.now()).data, input, run.dryCtx());

@@ -12,6 +12,7 @@ import {
 import { parseInput } from '../../domain/validation.js';
 import { AuditTrail, type AuditOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
+import { Replies, type CarriedReply } from './replies.js';
 
 /** Start arguments: a new session, or the state carried over by continue-as-new. */
 export type SessionWorkflowInput = CreateSessionInput & {
@@ -21,6 +22,8 @@ export type SessionWorkflowInput = CreateSessionInput & {
   /** Follow-ups decided by recorded events but not yet carried out. */
   followUps?: model.FollowUp[];
   activeSagas?: string[];
+  /** The previous run's latest update answers, for update ids retried across the hand-over. */
+  replies?: CarriedReply[];
 };
 
 /**
@@ -31,6 +34,7 @@ export class SessionRun {
   data: SessionData;
   readonly audit: AuditTrail;
   readonly followUps: FollowUps;
+  readonly replies: Replies;
   commitment: SessionCommitment | undefined;
   /** The commitment is stored (and signed): the terminate update may answer. */
   committed = false;
@@ -42,6 +46,7 @@ export class SessionRun {
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
     this.audit = new AuditTrail(this.data.sessionId, input);
     this.followUps = new FollowUps(input);
+    this.replies = new Replies(input.replies);
   }
 
   /** Workflow time and the workflow's own id source. */

@@ -130,6 +130,7 @@ async function continueAsNew(run: SessionRun): Promise<void> {
     audit: audit.outbox,
     followUps: followUps.queue,
     activeSagas: [...followUps.activeSagas],
+    replies: run.replies.carried(),
   });
 }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ActionDescriptorInput } from '../../../domain/actions.js';
+import { ActionDescriptor, type ActionDescriptorInput } from '../../../domain/actions.js';
 import { ErrorType, hvErrorDetails } from '../../../domain/errors.js';
 import {
   MAX_PENDING_APPROVALS,
   MAX_SESSION_ACTIONS,
+  actionRing,
   approveJoin,
   authorizeAction,
   beginTermination,
@@ -46,6 +47,25 @@ const approve = (data: SessionData, candidateDid: string, approverDid: string) =
 const ringOf = (data: SessionData, agentDid: string, sigmaRaw: number) =>
   join(data, { agentDid, sigmaRaw }).result.ring;
 
+describe('registered actions', () => {
+  it('are read in the current form and in the whole-descriptor form of state carried from before', () => {
+    const data = active(joined(newSession(), A, 0.9, [actions.read]));
+    const carried = {
+      ...data,
+      participants: {
+        ...data.participants,
+        [A]: { ...participant(data, A), actions: { 'edit-doc': parse(ActionDescriptor, actions.edit) } },
+      },
+    } as unknown as SessionData;
+    expect(actionRing(participant(data, A), 'read-docs')).toBe(3);
+    expect(actionRing(participant(carried, A), 'edit-doc')).toBe(2);
+    expect(authorizeAction(carried, { agentDid: A, actionId: 'edit-doc', cost: 1 }, ctx()).result.allowed).toBe(true);
+    // Only the manifest's own keys count: nothing inherited is an action.
+    for (const id of ['constructor', 'toString', '__proto__', 'read'])
+      expect(actionRing(participant(data, A), id)).toBeNull();
+  });
+});
+
 describe('join: ring from eff-score', () => {
   it('uses the strict thresholds of domain/rings.ts; ring 1 needs consensus', () => {
     const data = newSession({ minEffScore: 0 });
@@ -66,7 +86,8 @@ describe('join: ring from eff-score', () => {
       leftAtMs: null,
       kill: null,
     });
-    expect(Object.keys(participant(out.data, A).actions)).toEqual(['read-docs', 'deploy']);
+    // The session keeps the ring each action requires, not the descriptor (small enough for 2,000 actions).
+    expect(participant(out.data, A).actions).toEqual({ 'read-docs': 3, deploy: 1 });
     expect(out.data.buckets[A]).toEqual({ tokens: 40, updatedAtMs: NOW, ring: 2 });
     expect(out.events).toEqual([
       {
