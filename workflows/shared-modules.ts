@@ -19,6 +19,7 @@ import * as identifiers from '../domain/identifiers.js';
 import * as intentLocks from '../domain/intent-locks.js';
 import * as killSwitch from '../domain/kill-switch.js';
 import * as liability from '../domain/liability.js';
+import * as limits from '../domain/limits.js';
 import * as retention from '../domain/retention.js';
 import * as rings from '../domain/rings.js';
 import * as sagaDsl from '../domain/saga-dsl.js';
@@ -28,6 +29,7 @@ import * as searchAttributes from '../domain/search-attributes.js';
 import * as sessionConfig from '../domain/session-config.js';
 import * as sessionTypes from '../domain/session-types.js';
 import * as sessionAuthorize from '../domain/session/authorize.js';
+import * as sessionCarry from '../domain/session/carry.js';
 import * as sessionContext from '../domain/session/context.js';
 import * as sessionControl from '../domain/session/control.js';
 import * as sessionElevation from '../domain/session/elevation.js';
@@ -62,6 +64,7 @@ const sharedModules: readonly object[] = [
   intentLocks,
   killSwitch,
   liability,
+  limits,
   retention,
   rings,
   sagaDsl,
@@ -71,6 +74,7 @@ const sharedModules: readonly object[] = [
   sessionConfig,
   sessionTypes,
   sessionAuthorize,
+  sessionCarry,
   sessionContext,
   sessionControl,
   sessionElevation,

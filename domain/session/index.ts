@@ -18,3 +18,4 @@ export * from './sagas.js';
 export * from './kill-switch.js';
 export * from './policy.js';
 export * from './view.js';
+export * from './carry.js';

@@ -1,6 +1,7 @@
 import { requiredRing } from '../actions.js';
 import { ErrorType, hvError } from '../errors.js';
 import { killSwitchTripped } from '../kill-switch.js';
+import { CARRY_BUDGET, jsonBytes } from '../limits.js';
 import { effScore as liabilityEffScore, fromMicro, toMicro } from '../liability.js';
 import { childRingCap, leastPrivileged, ringFromEffScore, type Ring } from '../rings.js';
 import {
@@ -134,6 +135,24 @@ function assertActionBudget(data: SessionData, input: JoinInput): void {
   }
 }
 
+/**
+ * The size of what a join grows: the session's state without the parts bounded on their own (shared files, breach
+ * windows and kill-switch copies), in UTF-8 bytes of its JSON form, as continue-as-new carries it.
+ */
+export const sessionStateBytes = (data: SessionData): number =>
+  jsonBytes({ ...data, vfs: null, breachWindows: null, killSwitches: null });
+
+/** A join must leave the state within its share of the continue-as-new payload (domain/limits.ts). */
+function assertStateBudget(data: SessionData, agentDid: string): void {
+  const bytes = sessionStateBytes(data);
+  if (bytes > CARRY_BUDGET.stateBytes)
+    throw hvError(
+      ErrorType.LimitExceeded,
+      `session ${data.sessionId} cannot admit ${agentDid}: its state would hold ${bytes} bytes, over the budget of ${CARRY_BUDGET.stateBytes} (participants, registered actions and approvals)`,
+      { agentDid, bytes, limit: CARRY_BUDGET.stateBytes },
+    );
+}
+
 /** The identity's standing outside this session: a tripped kill switch or a `deny` verdict keeps it out. */
 function assertStanding(agentDid: string, standing: JoinStanding): void {
   if (standing.killSwitch) throw killSwitchTripped(agentDid, standing.killSwitch);
@@ -214,13 +233,15 @@ export function joinSession(
   };
   const approvals = { ...data.approvals };
   delete approvals[agentDid];
+  const next: SessionData = {
+    ...data,
+    participants: { ...data.participants, [agentDid]: participant },
+    approvals,
+    buckets: { ...data.buckets, [agentDid]: bucket },
+  };
+  assertStateBudget(next, agentDid);
   return {
-    data: {
-      ...data,
-      participants: { ...data.participants, [agentDid]: participant },
-      approvals,
-      buckets: { ...data.buckets, [agentDid]: bucket },
-    },
+    data: next,
     result: { agentDid, ring, effScore, sandboxed, standing: probation ? 'probation' : 'admit' },
     events: [
       event(data.participants[agentDid] ? 'rejoin' : 'join', agentDid, {

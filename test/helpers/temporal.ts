@@ -46,12 +46,30 @@ export async function withWorker<T>(
   return worker.runUntil(() => fn(worker));
 }
 
-/** Every run of `workflowId` (continue-as-new chains included) with the workflow-task failures in its history. */
-export async function runsOf(client: Client, workflowId: string): Promise<{ runId: string; taskFailures: number }[]> {
+/**
+ * Every run of `workflowId` (continue-as-new chains included) with the workflow-task failures in its history. Pages
+ * of large events (a join's manifest is up to ~1 MB) can pass the client's 4 MB message limit: pass a small
+ * `pageSize` for those (the server pages by event count).
+ */
+export async function runsOf(
+  client: Client,
+  workflowId: string,
+  pageSize = 256,
+): Promise<{ runId: string; taskFailures: number }[]> {
   const runs: { runId: string; taskFailures: number }[] = [];
   for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const history = await client.workflow.getHandle(workflowId, w.runId).fetchHistory();
-    const taskFailures = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes != null).length;
+    let taskFailures = 0;
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId, runId: w.runId },
+        maximumPageSize: pageSize,
+        nextPageToken,
+      });
+      taskFailures += (page.history?.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes != null).length;
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
     runs.push({ runId: w.runId, taskFailures });
   }
   return runs;

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ACTIONS_PER_MANIFEST, MAX_API_PATH_LENGTH, type ActionDescriptorInput } from '../../domain/actions.js';
+import { MAX_IDENTIFIER_LENGTH } from '../../domain/identifiers.js';
+import { MAX_SESSION_ACTIONS } from '../../domain/session/index.js';
 import { MAX_PARTICIPANTS_LIMIT } from '../../domain/session-config.js';
 import { ErrorType } from '../../domain/errors.js';
 import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
@@ -74,4 +77,61 @@ describe('sessions at their documented limits', () => {
       );
     });
   }, 900_000);
+
+  it(`takes ${MAX_SESSION_ACTIONS} registered actions at maximum field sizes, continues as new with them, refuses one more`, async () => {
+    const taskQueue = uniqueTaskQueue('limits');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, {
+        maxParticipants: 20,
+        breachPolicy: { baselineRate: 1_000_000 },
+      });
+      const perAgent = MAX_ACTIONS_PER_MANIFEST;
+      const agents = Array.from({ length: MAX_SESSION_ACTIONS / perAgent }, (_, i) => did(`m${i}`));
+      // Every field at its maximum: a 256-character id and name, 2,048-character APIs (≈ 4.7 KB per action).
+      const manifest = (a: number): ActionDescriptorInput[] =>
+        Array.from({ length: perAgent }, (_, i) => {
+          const id = `a${a}-${i}-`;
+          return {
+            actionId: id + 'x'.repeat(MAX_IDENTIFIER_LENGTH - id.length),
+            name: 'n'.repeat(256),
+            executeApi: '/'.padEnd(MAX_API_PATH_LENGTH, 'e'),
+            undoApi: '/'.padEnd(MAX_API_PATH_LENGTH, 'u'),
+            reversibility: 'full',
+          };
+        });
+      const manifests = agents.map((_, a) => manifest(a));
+      for (const [a, agentDid] of agents.entries())
+        await session.join({ agentDid, sigmaRaw: 0.8, actions: manifests[a]! });
+      const refused = await expectHvError(
+        session.join({ agentDid: did('one-more'), sigmaRaw: 0.8, actions: [actions.read] }),
+        ErrorType.LimitExceeded,
+      );
+      expect(refused.message).toMatch(/2000/);
+      await session.activate();
+
+      // Hand the state over to a new run and keep working with it.
+      const firstRun = (await session.view()).runId;
+      for (let i = 0; (await session.view()).runId === firstRun; i++) {
+        expect(i).toBeLessThan(400);
+        const a = i % agents.length;
+        const decision = await session.authorize({
+          agentDid: agents[a]!,
+          actionId: manifests[a]![i % perAgent]!.actionId,
+        });
+        expect(decision.allowed).toBe(true);
+      }
+      const view = await session.view();
+      expect(view.participants.reduce((n, p) => n + p.actions.length, 0)).toBe(MAX_SESSION_ACTIONS);
+      const last = manifests.at(-1)!.at(-1)!;
+      expect((await session.authorize({ agentDid: agents.at(-1)!, actionId: last.actionId })).allowed).toBe(true);
+
+      const commitment = await session.terminate();
+      expect(commitment.audit).toMatchObject({ persistedSeq: commitment.entryCount, fault: null });
+      expect((await session.verifyAudit(verifyOptions())).ok).toBe(true);
+      // A page of ten joins at ~1 MB each would pass the client's 4 MB message limit: read it three events at a time.
+      const runs = await runsOf(ctx.client, session.workflow.workflowId, 3);
+      expect(runs.length).toBeGreaterThanOrEqual(2);
+      expect(runs.filter((r) => r.taskFailures > 0)).toEqual([]);
+    });
+  }, 600_000);
 });

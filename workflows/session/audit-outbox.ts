@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { ChainedEntry } from '../../domain/audit-chain.js';
 import { packBatch } from '../../domain/audit-pack.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
+import { AUDIT_BATCH_BYTES, CARRY_BUDGET, QUERY_ANSWER_BYTES, jsonBytes } from '../../domain/limits.js';
 import type { AgentReport } from '../../activities/audit.js';
 import type { ReportedDecision } from '../../domain/kill-switch.js';
 import type { AuditStatus } from '../../domain/session/index.js';
@@ -44,11 +45,16 @@ export const RECENT_CARRIED = 20;
 /** Links per insert: one round trip and one commit for up to this many rows. */
 export const AUDIT_BATCH_SIZE = 200;
 /**
- * Unpersisted entries a session accepts before it refuses new governance updates. The outbox is carried through
- * continue-as-new, so it must stay well below Temporal's payload limit; during a database outage the session fails
- * closed instead of growing without bound.
+ * Unpersisted entries a session accepts before it refuses new governance updates (and `CARRY_BUDGET.outboxBytes` of
+ * them and of decision reports, whichever comes first). The outbox is carried through continue-as-new, so it must stay
+ * well below Temporal's payload limit; during a database outage the session fails closed instead of growing without
+ * bound.
  */
 export const MAX_AUDIT_BACKLOG = 1000;
+
+/** What one decision report adds to the outbox, besides its two ids. */
+const REPORT_OVERHEAD_BYTES = 64;
+const reportBytes = (d: AgentDecision): number => d.agentDid.length + d.decisionId.length + REPORT_OVERHEAD_BYTES;
 /**
  * How long recorded entries gather in the outbox before they are flushed together (a full batch goes at once, and so
  * does everything when the session closes). One flush costs a timer, an activity and two workflow tasks, shared by all
@@ -67,6 +73,9 @@ export class AuditTrail {
   flushing = false;
   /** Flush without waiting for the interval (the session is closing). */
   private urgent = false;
+  /** JSON size of each pending entry, in outbox order, and of everything pending (entries and decision reports). */
+  private readonly sizes: number[];
+  private pendingBytes: number;
 
   constructor(
     private readonly sessionId: string,
@@ -76,6 +85,9 @@ export class AuditTrail {
     this.outbox = carried.audit
       ? { ...carried.audit, pending: [...carried.audit.pending], decisions: [...(carried.audit.decisions ?? [])] }
       : { pending: [], persistedSeq: 0, fault: null, decisions: [], reported: 0 };
+    this.sizes = this.outbox.pending.map(jsonBytes);
+    this.pendingBytes =
+      this.sizes.reduce((a, b) => a + b, 0) + (this.outbox.decisions ?? []).reduce((a, d) => a + reportBytes(d), 0);
   }
 
   /**
@@ -86,7 +98,9 @@ export class AuditTrail {
     const n = (this.outbox.reported ?? 0) + 1;
     this.outbox.reported = n;
     const id = decisionId ?? `${this.sessionId}#decision-${n}`;
-    (this.outbox.decisions ??= []).push({ agentDid, n, kind, atMs, decisionId: id });
+    const decision = { agentDid, n, kind, atMs, decisionId: id };
+    (this.outbox.decisions ??= []).push(decision);
+    this.pendingBytes += reportBytes(decision);
   }
 
   /** Flushes what is pending now instead of at the end of the interval. */
@@ -98,6 +112,9 @@ export class AuditTrail {
   push(chained: ChainedEntry): void {
     this.recent.push(chained);
     this.outbox.pending.push(chained);
+    const size = jsonBytes(chained);
+    this.sizes.push(size);
+    this.pendingBytes += size;
   }
 
   /** Keeps the recent tail bounded (after a batch of pushes). */
@@ -105,9 +122,17 @@ export class AuditTrail {
     if (this.recent.length > RECENT_ENTRIES) this.recent.splice(0, this.recent.length - RECENT_ENTRIES);
   }
 
-  /** The latest `limit` entries (1 to {@link RECENT_ENTRIES}, default 20). */
+  /**
+   * The latest `limit` entries (1 to {@link RECENT_ENTRIES}, default 20), fewer when they would not fit in one query
+   * answer ({@link QUERY_ANSWER_BYTES}); the newest is always there.
+   */
   tail(limit: number | undefined): ChainedEntry[] {
-    return this.recent.slice(-Math.max(1, Math.min(limit ?? 20, RECENT_ENTRIES)));
+    return newestWithin(this.recent.slice(-Math.max(1, Math.min(limit ?? 20, RECENT_ENTRIES))), QUERY_ANSWER_BYTES);
+  }
+
+  /** The recent entries continue-as-new carries: at most {@link RECENT_CARRIED}, within `CARRY_BUDGET.recentBytes`. */
+  carriedRecent(): ChainedEntry[] {
+    return newestWithin(this.recent.slice(-RECENT_CARRIED), CARRY_BUDGET.recentBytes);
   }
 
   /** Where persistence stands, for the session view. */
@@ -125,11 +150,11 @@ export class AuditTrail {
     const { outbox, sessionId } = this;
     if (outbox.fault)
       throw hvError(ErrorType.AuditUnavailable, `session ${sessionId} is frozen: ${outbox.fault}`, { sessionId });
-    if (outbox.pending.length >= MAX_AUDIT_BACKLOG)
+    if (outbox.pending.length >= MAX_AUDIT_BACKLOG || this.pendingBytes >= CARRY_BUDGET.outboxBytes)
       throw hvError(
         ErrorType.AuditUnavailable,
-        `audit store unavailable: ${outbox.pending.length} entries of session ${sessionId} await persistence; retry later`,
-        { sessionId, pending: outbox.pending.length },
+        `audit store unavailable: ${outbox.pending.length} entries of session ${sessionId} (${this.pendingBytes} bytes with the decision reports) await persistence; retry later`,
+        { sessionId, pending: outbox.pending.length, pendingBytes: this.pendingBytes },
       );
   }
 
@@ -140,14 +165,14 @@ export class AuditTrail {
   async persist(checkpoint: () => boolean, paused: () => boolean): Promise<void> {
     const { outbox } = this;
     const decisions = () => outbox.decisions ?? [];
-    const full = () => outbox.pending.length >= AUDIT_BATCH_SIZE;
+    const full = () => outbox.pending.length >= AUDIT_BATCH_SIZE || this.pendingBytes >= AUDIT_BATCH_BYTES;
     for (;;) {
       await wf.condition(
         () => (outbox.pending.length > 0 || decisions().length > 0) && outbox.fault === null && !paused(),
       );
       if (!full() && !this.urgent) await wf.condition(() => full() || this.urgent || paused(), AUDIT_FLUSH_INTERVAL_MS);
       if (paused()) continue;
-      const batch = outbox.pending.slice(0, AUDIT_BATCH_SIZE);
+      const batch = outbox.pending.slice(0, this.batchLength());
       const reported = decisions().slice(0, AUDIT_BATCH_SIZE);
       this.flushing = true;
       try {
@@ -159,6 +184,8 @@ export class AuditTrail {
         });
         // Entries are only ever appended behind the batch, so the batch is still the head of the outbox.
         outbox.pending.splice(0, batch.length);
+        this.pendingBytes -= this.sizes.splice(0, batch.length).reduce((a, b) => a + b, 0);
+        this.pendingBytes -= reported.reduce((a, d) => a + reportBytes(d), 0);
         decisions().splice(0, reported.length);
         if (batch.length > 0) outbox.persistedSeq = batch[batch.length - 1]!.entry.seq;
         if (outbox.pending.length === 0) this.urgent = false;
@@ -170,6 +197,15 @@ export class AuditTrail {
         this.flushing = false;
       }
     }
+  }
+
+  /** How many pending entries the next batch takes: up to {@link AUDIT_BATCH_SIZE} within {@link AUDIT_BATCH_BYTES}. */
+  private batchLength(): number {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.sizes.length && n < AUDIT_BATCH_SIZE && (n === 0 || bytes + this.sizes[n]! <= AUDIT_BATCH_BYTES))
+      bytes += this.sizes[n++]!;
+    return n;
   }
 
   /** Stores (and signs) the commitment once the chain is durable; a failure is reported in it, never thrown. */
@@ -189,4 +225,17 @@ export class AuditTrail {
       return { keyId: null, signature: null, audit: { ...status, fault: status.fault ?? fault } };
     }
   }
+}
+
+/** The newest entries of `entries` whose JSON fits in `budget` bytes (the newest one always). */
+function newestWithin(entries: readonly ChainedEntry[], budget: number): ChainedEntry[] {
+  let bytes = 0;
+  let from = entries.length;
+  while (from > 0) {
+    const size = jsonBytes(entries[from - 1]);
+    if (from < entries.length && bytes + size > budget) break;
+    bytes += size;
+    from--;
+  }
+  return entries.slice(from);
 }

@@ -1,7 +1,9 @@
+import { CARRY_BUDGET, jsonBytes } from '../../domain/limits.js';
+
 /** How many of the run's latest update answers a session remembers for retried update ids. */
 export const REMEMBERED_REPLIES = 256;
-/** An answer longer than this (JSON characters) is not carried to the next run: a retry of it runs again. */
-export const CARRIED_REPLY_CHARS = 4_096;
+/** An answer larger than this (JSON bytes) is not carried to the next run: a retry of it runs again. */
+export const CARRIED_REPLY_BYTES = 4_096;
 
 /** One remembered answer, as continue-as-new carries it. */
 export type CarriedReply = [updateId: string, result: unknown];
@@ -32,8 +34,17 @@ export class Replies {
     if (this.byId.size > REMEMBERED_REPLIES) this.byId.delete(this.byId.keys().next().value!);
   }
 
-  /** What continue-as-new carries: the remembered answers that are small enough. */
+  /** What continue-as-new carries: the newest answers that are small enough, within `CARRY_BUDGET.repliesBytes`. */
   carried(): CarriedReply[] {
-    return [...this.byId].filter(([, result]) => (JSON.stringify(result) ?? '').length <= CARRIED_REPLY_CHARS);
+    const out: CarriedReply[] = [];
+    let bytes = 0;
+    for (const [id, result] of [...this.byId].reverse()) {
+      const size = jsonBytes(result) + id.length;
+      if (size > CARRIED_REPLY_BYTES) continue;
+      if (bytes + size > CARRY_BUDGET.repliesBytes) break;
+      bytes += size;
+      out.push([id, result]);
+    }
+    return out.reverse();
   }
 }

@@ -3,7 +3,6 @@ import { HvAgentIds, HvSessionId, HvSessionState, listedAgentIds } from '../../d
 import * as model from '../../domain/session/index.js';
 import type { SessionCommitment, SessionData } from '../../domain/session-types.js';
 import { liability } from '../activity-proxies.js';
-import { RECENT_CARRIED } from './audit-outbox.js';
 import { registerHandlers } from './handlers.js';
 import { SessionRun, type SessionWorkflowInput } from './run.js';
 
@@ -119,13 +118,16 @@ async function continueAsNew(run: SessionRun): Promise<void> {
     run.handingOver = false;
     return;
   }
+  // Everything the next run takes must fit in one payload: breach windows and kill-switch copies are the only parts
+  // that grow with the call rate rather than by a refusable request, so they are trimmed here when they must be.
+  run.apply(model.trimWindows(run.data));
   const { data, audit, followUps } = run;
   await wf.continueAsNew<typeof sessionWorkflow>({
     sessionId: data.sessionId,
     creatorDid: data.creatorDid,
     config: data.config,
     carried: data,
-    recent: audit.recent.slice(-RECENT_CARRIED),
+    recent: audit.carriedRecent(),
     // A batch in flight stays in the outbox: the next run re-sends it and the store ignores what it already has.
     audit: audit.outbox,
     followUps: followUps.queue,

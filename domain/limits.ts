@@ -1,0 +1,50 @@
+import { utf8ByteLength } from './sha256.js';
+
+/**
+ * Temporal's own limits, as a default server (1.29) enforces them. Everything a session accepts is sized from these so
+ * that no command the workflow itself emits — an activity's input, a continue-as-new's state, an answer, a search
+ * attribute — can exceed them (docs/DESIGN.md §7, "Limits").
+ */
+export const TEMPORAL_LIMITS = {
+  /** `limit.blobSize.error`: one payload (an update's input, an activity's input, a continue-as-new's state). */
+  payloadBytes: 2 * 1024 * 1024,
+  /** The gRPC message limit: a whole request or response (a query's answer, a workflow task's commands). */
+  grpcMessageBytes: 4 * 1024 * 1024,
+  /** One search attribute value (keyword list included). */
+  searchAttributeBytes: 2 * 1024,
+  /** `limit.historyCount.error`: the server terminates a run past this many events. */
+  historyEvents: 51_200,
+  /** `limit.historySize.error`: … or past this many bytes of history. */
+  historyBytes: 50 * 1024 * 1024,
+} as const;
+
+/**
+ * What a session carries through continue-as-new, as budgets whose sum (1.8 MiB) stays below
+ * {@link TEMPORAL_LIMITS.payloadBytes}; the rest is margin.
+ */
+export const CARRY_BUDGET = {
+  /**
+   * The session's state without its shared files, breach windows and kill-switch copies, checked at every join:
+   * participants, their registered actions, approvals, buckets, elevations, locks, vouches, quarantines.
+   */
+  stateBytes: 576 * 1024,
+  /** Shared files: `VFS_LIMITS.maxTotalBytes` + `maxSnapshotBytes` of content, plus paths and clocks. */
+  vfsBytes: 600 * 1024,
+  /** Audit entries and decision reports waiting for the store; past it, governance updates are refused (fail closed). */
+  outboxBytes: 448 * 1024,
+  /** Breach windows and kill-switch copies: the oldest events are dropped at the hand-over past this. */
+  windowsBytes: 160 * 1024,
+  /** The recent audit entries carried for `getAuditTail`. */
+  recentBytes: 32 * 1024,
+  /** The latest update answers, for retries across the hand-over. */
+  repliesBytes: 32 * 1024,
+} as const;
+
+/** One audit flush's entries: one activity input, far below the payload limit. */
+export const AUDIT_BATCH_BYTES = 128 * 1024;
+
+/** A query's answer stays below this (the gRPC limit with margin): the audit tail stops adding entries past it. */
+export const QUERY_ANSWER_BYTES = 1024 * 1024;
+
+/** UTF-8 bytes of a value's JSON form, as the default payload converter writes it. */
+export const jsonBytes = (value: unknown): number => utf8ByteLength(JSON.stringify(value) ?? '');
