@@ -4,6 +4,12 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
 import { DatabaseEnv, parseEnv } from '../store/config.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
+/** A yes/no setting: `true`/`false`, or `1`/`0`. */
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback)
+    .transform((value) => value === 'true' || value === '1');
 
 /**
  * The worker's environment, parsed once at start-up so a bad variable stops the worker before it polls. Temporal
@@ -18,10 +24,7 @@ export const WorkerEnv = DatabaseEnv.extend({
   /** Loopback port of the Temporal SDK's own Prometheus exporter, merged into /metrics. */
   HV_SDK_METRICS_PORT: port.default(9465),
   HV_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  HV_MIGRATE_ON_START: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((value) => value === 'true'),
+  HV_MIGRATE_ON_START: flag('true'),
   /**
    * Workflow runs the worker keeps in memory (its sticky cache, least recently used out). An evicted run costs a replay
    * of its history at its next task, never memory, so this bounds the worker's RSS whatever the number of open
@@ -34,6 +37,11 @@ export const WorkerEnv = DatabaseEnv.extend({
   /** Ed25519 private key (PKCS#8 PEM) that signs commitments and checkpoints; or a file holding it. */
   HV_AUDIT_SIGNING_KEY: z.string().optional(),
   HV_AUDIT_SIGNING_KEY_FILE: z.string().optional(),
+  /**
+   * Start even when a private key file (the signing key, the Temporal mTLS key, the Postgres `sslkey`) can be accessed
+   * by group or others, with a warning; otherwise the worker refuses to start (`InsecureKeyFileError`).
+   */
+  HV_ALLOW_INSECURE_KEY_FILE: flag('false'),
   /**
    * Where signed checkpoints go for sessions with `enableBlockchainCommitment`: a directory (JSON Lines per session) or
    * an http(s) URL receiving each checkpoint as a POST. Keep it outside the audit database's trust domain.
@@ -60,10 +68,7 @@ export const WorkerEnv = DatabaseEnv.extend({
   /** Retention (docs/DESIGN.md §5.6): audit payloads older than this are purged; hashes and commitments are kept. */
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */
-  HV_AUDIT_RETENTION_SCHEDULE: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((value) => value === 'true'),
+  HV_AUDIT_RETENTION_SCHEDULE: flag('true'),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

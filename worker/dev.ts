@@ -68,6 +68,8 @@ async function useDevAuditKeys(say: Say): Promise<void> {
   if (!process.env.HV_AUDIT_SIGNING_KEY && !process.env.HV_AUDIT_SIGNING_KEY_FILE) {
     const key = await ensureDevSigningKey();
     say(`${key.created ? 'generated' : 'using'} the dev audit signing key ${key.privateKey}`);
+    if (key.tightenedFrom !== undefined)
+      say(`made it owner-only (chmod 600): it had mode ${key.tightenedFrom.toString(8).padStart(4, '0')}`);
     process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
   }
   process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
