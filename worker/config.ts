@@ -69,6 +69,16 @@ export const WorkerEnv = DatabaseEnv.extend({
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */
   HV_AUDIT_RETENTION_SCHEDULE: flag('true'),
+}).superRefine((env, ctx) => {
+  // The owner's credentials have no business in a worker that does not migrate (deploy/sql/roles.sql).
+  if (env.DATABASE_MIGRATION_URL && !env.HV_MIGRATE_ON_START)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_MIGRATION_URL'],
+      message:
+        'is only used to migrate at start, and HV_MIGRATE_ON_START is false: remove it from the worker (run `hv db ' +
+        'migrate` with it instead) or set HV_MIGRATE_ON_START=true',
+    });
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

@@ -27,7 +27,10 @@ export function loadWorkerKeys(
   const signer = loadSigner(env, policy);
   const temporalKey = temporalClientKeyFile(processEnv);
   if (temporalKey) checkPrivateKeyFile(temporalKey.source, temporalKey.file, policy);
-  const databaseKey = postgresKeyFile(env.DATABASE_URL);
-  if (databaseKey) checkPrivateKeyFile('DATABASE_URL sslkey', databaseKey, policy);
+  for (const variable of ['DATABASE_URL', 'DATABASE_MIGRATION_URL'] as const) {
+    const url = env[variable];
+    const databaseKey = url ? postgresKeyFile(url) : null;
+    if (databaseKey) checkPrivateKeyFile(`${variable} sslkey`, databaseKey, policy);
+  }
   return { signer };
 }

@@ -16,6 +16,7 @@ import { createActivities } from '../activities/index.js';
 import type { StepHandlers } from '../activities/saga-steps.js';
 import { createCheckpointSink } from '../store/checkpoint-sink.js';
 import { createPool, databaseReachable, type Pool } from '../store/db.js';
+import { migrationUrl } from '../store/config.js';
 import { runMigrations } from '../store/migrate.js';
 import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget } from '../client/connection.js';
@@ -98,7 +99,7 @@ export async function startWorker(
   // Keys first: a key file others can read stops the start before anything connects or migrates.
   const { signer } = loadWorkerKeys(env, log);
   installRuntime(env);
-  if (env.HV_MIGRATE_ON_START) await runMigrations(env.DATABASE_URL, log);
+  if (env.HV_MIGRATE_ON_START) await runMigrations(migrationUrl(env), log);
   const pool = createPool(env.DATABASE_URL);
   const metrics = createMetrics();
   const target = temporalTarget();
