@@ -18,9 +18,15 @@ const flag = (fallback: 'true' | 'false') =>
  */
 export const WorkerEnv = DatabaseEnv.extend({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
-  /** The worker's HTTP server: /metrics, /healthz, /readyz. */
+  /**
+   * The worker's HTTP server: /metrics, /healthz, /readyz. It has no authentication, so bind it where only the
+   * scraper and the kubelet reach it (a pod IP behind a NetworkPolicy, or 127.0.0.1 with a sidecar). The default,
+   * every interface, suits a pod; a shared host wants 127.0.0.1.
+   */
   HV_HTTP_PORT: port.default(9464),
-  HV_HTTP_HOST: z.string().default('0.0.0.0'),
+  HV_HTTP_HOST: z
+    .union([z.ipv4(), z.ipv6(), z.hostname()], { error: 'HV_HTTP_HOST must be an IP address or a host name' })
+    .default('0.0.0.0'),
   /** Loopback port of the Temporal SDK's own Prometheus exporter, merged into /metrics. */
   HV_SDK_METRICS_PORT: port.default(9465),
   HV_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

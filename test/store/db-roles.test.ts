@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -62,6 +63,20 @@ async function applyRolesScript(database: string): Promise<string[]> {
     db.on('notice', (notice) => notices.push(notice.message ?? ''));
     await db.query(sql);
     return notices;
+  });
+}
+
+/** The `hv` CLI as an operator runs it, with only the database variables given. */
+function hv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const base: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const name of ['DATABASE_URL', 'DATABASE_MIGRATION_URL']) if (!(name in env)) delete base[name];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'client/cli.ts', ...args],
+      { cwd: projectRoot, env: base },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -374,6 +389,19 @@ describe('the restricted worker role (deploy/sql/roles.sql)', () => {
     expect((err as Error).message).toContain('permission denied');
     expect((err as Error).message).toContain('DATABASE_MIGRATION_URL');
     expect((err as Error).message).toContain('HV_MIGRATE_ON_START=false');
+  });
+
+  it('`hv db migrate` migrates over DATABASE_MIGRATION_URL alone, and names the way out to the worker role', async () => {
+    const asOwner = await hv(
+      { DATABASE_MIGRATION_URL: urlAs('hypervisor_owner', databases.upgraded) },
+      'db',
+      'migrate',
+    );
+    expect(asOwner.code, asOwner.stderr).toBe(0);
+    expect(JSON.parse(asOwner.stdout)).toEqual({ applied: [] });
+    const asWorker = await hv({ DATABASE_URL: urlAs('hypervisor_worker', databases.upgraded) }, 'db', 'migrate');
+    expect(asWorker.code).toBe(1);
+    expect(asWorker.stderr).toContain('applying migrations as hypervisor_worker was refused');
   });
 
   it('replaces grants made by hand when run again, and refuses a worker role that could still alter the tables', async () => {
