@@ -8,7 +8,7 @@ import { retentionCutoffMs } from '../domain/retention.js';
 import { KillReason, QuarantineInput, QuarantineReason } from '../domain/session-types.js';
 import { purgePayloadsBefore } from '../store/audit.js';
 import { loadTrustedKeys } from '../store/audit-crypto.js';
-import { devDatabaseUrl, loadDatabaseEnv } from '../store/config.js';
+import { devDatabaseUrl, loadMigrationUrl } from '../store/config.js';
 import { createPool, type Pool } from '../store/db.js';
 import { readLedger, readStanding } from '../store/liability.js';
 import { runMigrations } from '../store/migrate.js';
@@ -650,10 +650,9 @@ program
   .command('db')
   .description('database maintenance')
   .command('migrate')
-  .description('apply pending migrations to DATABASE_URL')
+  .description('apply pending migrations over DATABASE_MIGRATION_URL (the owner role), else DATABASE_URL')
   .action(async () => {
-    const env = loadDatabaseEnv();
-    print({ applied: await runMigrations(env.DATABASE_URL) });
+    print({ applied: await runMigrations(loadMigrationUrl()) });
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

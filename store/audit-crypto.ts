@@ -8,9 +8,9 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { SignatureStatus } from '../domain/audit-verify.js';
+import { readPrivateKeyFile, type KeyFilePolicy } from './key-file.js';
 
 /*
  * The node:crypto half of the audit trail. The workflow hashes with a pure-JS SHA-256 (the sandbox has no node:crypto)
@@ -46,12 +46,17 @@ export function signerFromPem(privatePem: string): AuditSigner {
   return { keyId, sign: (bytes) => sign(null, Buffer.from(bytes, 'utf8'), privateKey).toString('base64') };
 }
 
-/** The signer configured by `HV_AUDIT_SIGNING_KEY` (PEM text) or `HV_AUDIT_SIGNING_KEY_FILE`, or null for none. */
+/**
+ * The signer configured by `HV_AUDIT_SIGNING_KEY` (PEM text) or `HV_AUDIT_SIGNING_KEY_FILE`, or null for none. A key
+ * file that group or others can access is refused (`InsecureKeyFileError`) unless the policy allows it.
+ */
 export function loadSigner(
-  env: { HV_AUDIT_SIGNING_KEY?: string; HV_AUDIT_SIGNING_KEY_FILE?: string } = process.env,
+  env: { HV_AUDIT_SIGNING_KEY?: string; HV_AUDIT_SIGNING_KEY_FILE?: string },
+  policy: KeyFilePolicy,
 ): AuditSigner | null {
   if (env.HV_AUDIT_SIGNING_KEY) return signerFromPem(env.HV_AUDIT_SIGNING_KEY);
-  if (env.HV_AUDIT_SIGNING_KEY_FILE) return signerFromPem(readFileSync(env.HV_AUDIT_SIGNING_KEY_FILE, 'utf8'));
+  if (env.HV_AUDIT_SIGNING_KEY_FILE)
+    return signerFromPem(readPrivateKeyFile('HV_AUDIT_SIGNING_KEY_FILE', env.HV_AUDIT_SIGNING_KEY_FILE, policy));
   return null;
 }
 

@@ -4,6 +4,12 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
 import { DatabaseEnv, parseEnv } from '../store/config.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
+/** A yes/no setting: `true`/`false`, or `1`/`0`. */
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback)
+    .transform((value) => value === 'true' || value === '1');
 
 /**
  * The worker's environment, parsed once at start-up so a bad variable stops the worker before it polls. Temporal
@@ -12,16 +18,19 @@ const port = z.coerce.number().int().min(1).max(65535);
  */
 export const WorkerEnv = DatabaseEnv.extend({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
-  /** The worker's HTTP server: /metrics, /healthz, /readyz. */
+  /**
+   * The worker's HTTP server: /metrics, /healthz, /readyz. It has no authentication, so bind it where only the
+   * scraper and the kubelet reach it (a pod IP behind a NetworkPolicy, or 127.0.0.1 with a sidecar). The default,
+   * every interface, suits a pod; a shared host wants 127.0.0.1.
+   */
   HV_HTTP_PORT: port.default(9464),
-  HV_HTTP_HOST: z.string().default('0.0.0.0'),
+  HV_HTTP_HOST: z
+    .union([z.ipv4(), z.ipv6(), z.hostname()], { error: 'HV_HTTP_HOST must be an IP address or a host name' })
+    .default('0.0.0.0'),
   /** Loopback port of the Temporal SDK's own Prometheus exporter, merged into /metrics. */
   HV_SDK_METRICS_PORT: port.default(9465),
   HV_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  HV_MIGRATE_ON_START: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((value) => value === 'true'),
+  HV_MIGRATE_ON_START: flag('true'),
   /**
    * Workflow runs the worker keeps in memory (its sticky cache, least recently used out). An evicted run costs a replay
    * of its history at its next task, never memory, so this bounds the worker's RSS whatever the number of open
@@ -34,6 +43,11 @@ export const WorkerEnv = DatabaseEnv.extend({
   /** Ed25519 private key (PKCS#8 PEM) that signs commitments and checkpoints; or a file holding it. */
   HV_AUDIT_SIGNING_KEY: z.string().optional(),
   HV_AUDIT_SIGNING_KEY_FILE: z.string().optional(),
+  /**
+   * Start even when a private key file (the signing key, the Temporal mTLS key, the Postgres `sslkey`) can be accessed
+   * by group or others, with a warning; otherwise the worker refuses to start (`InsecureKeyFileError`).
+   */
+  HV_ALLOW_INSECURE_KEY_FILE: flag('false'),
   /**
    * Where signed checkpoints go for sessions with `enableBlockchainCommitment`: a directory (JSON Lines per session) or
    * an http(s) URL receiving each checkpoint as a POST. Keep it outside the audit database's trust domain.
@@ -60,10 +74,17 @@ export const WorkerEnv = DatabaseEnv.extend({
   /** Retention (docs/DESIGN.md §5.6): audit payloads older than this are purged; hashes and commitments are kept. */
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */
-  HV_AUDIT_RETENTION_SCHEDULE: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((value) => value === 'true'),
+  HV_AUDIT_RETENTION_SCHEDULE: flag('true'),
+}).superRefine((env, ctx) => {
+  // The owner's credentials have no business in a worker that does not migrate (deploy/sql/roles.sql).
+  if (env.DATABASE_MIGRATION_URL && !env.HV_MIGRATE_ON_START)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_MIGRATION_URL'],
+      message:
+        'is only used to migrate at start, and HV_MIGRATE_ON_START is false: remove it from the worker (run `hv db ' +
+        'migrate` with it instead) or set HV_MIGRATE_ON_START=true',
+    });
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 

@@ -8,6 +8,7 @@ import { portInUse } from './processes.js';
 import { onShutdownSignal } from './signals.js';
 import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+import { localHttpUrl } from './http.js';
 import { startWorker, type RunningWorker } from './worker.js';
 
 type Say = (line: string) => void;
@@ -68,6 +69,8 @@ async function useDevAuditKeys(say: Say): Promise<void> {
   if (!process.env.HV_AUDIT_SIGNING_KEY && !process.env.HV_AUDIT_SIGNING_KEY_FILE) {
     const key = await ensureDevSigningKey();
     say(`${key.created ? 'generated' : 'using'} the dev audit signing key ${key.privateKey}`);
+    if (key.tightenedFrom !== undefined)
+      say(`made it owner-only (chmod 600): it had mode ${key.tightenedFrom.toString(8).padStart(4, '0')}`);
     process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
   }
   process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
@@ -85,7 +88,7 @@ function banner(
     `  Temporal Web UI   ${server?.uiUrl ?? '(external server)'}`,
     `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
     `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
-    `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; http://localhost:${env.HV_HTTP_PORT}/metrics /healthz /readyz`,
+    `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)}/metrics /healthz /readyz (no auth, bound to ${env.HV_HTTP_HOST})`,
     `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
     `  State             ${stateDir}`,
     '',

@@ -8,9 +8,16 @@ export interface HealthSource {
   ready(): Promise<boolean>;
 }
 
+/** Where a person or a probe on this machine reaches a server bound to `host` (a wildcard address is `localhost`). */
+export function localHttpUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
 /**
  * Serves `/metrics` (prom-client registry followed by the Temporal SDK's exporter output, one scrape target per pod),
- * `/healthz` and `/readyz`.
+ * `/healthz` and `/readyz`. None of them asks who is calling: the metrics name task queues, activities and error
+ * counts, so the server must be bound (`HV_HTTP_HOST`) where only the scraper and the kubelet can reach it.
  */
 export function startHttpServer(options: {
   host: string;

@@ -1,6 +1,7 @@
 import { temporalTarget } from '../client/connection.js';
 import { ConfigError } from '../store/config.js';
 import { loadWorkerEnv } from './config.js';
+import { localHttpUrl } from './http.js';
 import { onShutdownSignal } from './signals.js';
 import { startWorker } from './worker.js';
 
@@ -11,7 +12,8 @@ async function main(): Promise<void> {
   const running = await startWorker(env);
   console.log(
     `hypervisor worker polling ${env.TEMPORAL_TASK_QUEUE} on ${target.address} (namespace ${target.namespace}); ` +
-      `metrics and health on http://${env.HV_HTTP_HOST}:${env.HV_HTTP_PORT}`,
+      `metrics and health on ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)} (bound to ${env.HV_HTTP_HOST}, ` +
+      'unauthenticated)',
   );
   onShutdownSignal(async (signal) => {
     console.log(`${signal} received: draining the worker`);

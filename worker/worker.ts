@@ -14,9 +14,9 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { StepHandlers } from '../activities/saga-steps.js';
-import { loadSigner } from '../store/audit-crypto.js';
 import { createCheckpointSink } from '../store/checkpoint-sink.js';
 import { createPool, databaseReachable, type Pool } from '../store/db.js';
+import { migrationUrl } from '../store/config.js';
 import { runMigrations } from '../store/migrate.js';
 import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget } from '../client/connection.js';
@@ -25,6 +25,7 @@ import { startHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { workflowBundleOptions } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
+import { loadWorkerKeys } from './key-files.js';
 
 let runtimeInstalled = false;
 
@@ -95,8 +96,10 @@ export async function startWorker(
   log: (line: string) => void = console.log,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorker> {
+  // Keys first: a key file others can read stops the start before anything connects or migrates.
+  const { signer } = loadWorkerKeys(env, log);
   installRuntime(env);
-  if (env.HV_MIGRATE_ON_START) await runMigrations(env.DATABASE_URL, log);
+  if (env.HV_MIGRATE_ON_START) await runMigrations(migrationUrl(env), log);
   const pool = createPool(env.DATABASE_URL);
   const metrics = createMetrics();
   const target = temporalTarget();
@@ -116,7 +119,7 @@ export async function startWorker(
     maxCachedWorkflows: env.HV_MAX_CACHED_WORKFLOWS,
     activities: createActivities({
       pool,
-      signer: loadSigner(env),
+      signer,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
       temporal,

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ConfigError } from '../../store/config.js';
 import { loadWorkerEnv } from '../../worker/config.js';
 import { RETENTION_SCHEDULE_ID } from '../../worker/retention-schedule.js';
+import { localHttpUrl } from '../../worker/http.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { uniqueTaskQueue } from '../helpers/temporal.js';
@@ -15,6 +16,21 @@ describe('worker configuration', () => {
       HV_HTTP_PORT: 8080,
       HV_MIGRATE_ON_START: true,
     });
+  });
+
+  it('binds HTTP to every interface unless HV_HTTP_HOST names an address or host', () => {
+    const base = { DATABASE_URL: 'postgres://u:p@localhost:5432/db' };
+    expect(loadWorkerEnv(base).HV_HTTP_HOST).toBe('0.0.0.0');
+    for (const host of ['127.0.0.1', '::1', '10.1.2.3', 'metrics.internal'])
+      expect(loadWorkerEnv({ ...base, HV_HTTP_HOST: host }).HV_HTTP_HOST).toBe(host);
+    for (const host of ['', 'http://0.0.0.0', '0.0.0.0:9464', 'two words'])
+      expect(() => loadWorkerEnv({ ...base, HV_HTTP_HOST: host }), host).toThrow(
+        /HV_HTTP_HOST: HV_HTTP_HOST must be an IP address or a host name/,
+      );
+    expect(localHttpUrl('0.0.0.0', 9464)).toBe('http://localhost:9464');
+    expect(localHttpUrl('::', 9464)).toBe('http://localhost:9464');
+    expect(localHttpUrl('::1', 9464)).toBe('http://[::1]:9464');
+    expect(localHttpUrl('10.1.2.3', 9464)).toBe('http://10.1.2.3:9464');
   });
 
   it('lists every problem at once', () => {
