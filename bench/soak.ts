@@ -159,11 +159,19 @@ async function soak(
     workflowId: `soak-probe-${agentDid().slice('did:mesh:bench-'.length)}`,
   });
 
+  const tasksBefore = workflowTaskTotals(await worker.metrics());
   const load = await runLoad(probe, agents, sessions.length, options, tally, rss);
+  const tasks = workflowTaskTotals(await worker.metrics(), tasksBefore);
   await put('authorize calls', tally.latencies.length, 'count');
   await put('calls/s sustained', tally.latencies.length / load.seconds, 'per s');
   await put('calls/s offered (agents ÷ pace)', (agents.length * 1000) / options.paceMs, 'per s');
 
+  if (tasks.count > 0) {
+    // The worker's own view of the shared queue the kills wait in (docs/DESIGN.md §9, item 7).
+    await put('workflow tasks per authorize call, during the load', tasks.count / tally.latencies.length, 'ratio');
+    await put('workflow task schedule-to-start mean, during the load', tasks.scheduleToStartMs / tasks.started, 'ms');
+    await put('workflow task execution mean, during the load', tasks.executionMs / tasks.count, 'ms');
+  }
   const lightAfter = await timed(options.baselineCalls, () => light.authorize());
   await probe.signal(probeEndSignal);
   await putLatencies(put, tally, { lightBefore, lightAfter, probeIdle });
@@ -309,7 +317,7 @@ async function authorizeOnce(agent: SoakAgent, tally: Tally, timedCall: boolean)
 async function agentLoop(agent: SoakAgent, until: number, paceMs: number, tally: Tally): Promise<void> {
   let next = performance.now() + Math.random() * paceMs;
   for (;;) {
-    await sleep(Math.max(0, next - performance.now()));
+    await sleep(Math.max(0, Math.min(next, until) - performance.now()));
     if (agent.killSentAt !== null || performance.now() >= until) return;
     await authorizeOnce(agent, tally, true);
     next = Math.max(performance.now(), next + paceMs);
@@ -523,11 +531,15 @@ async function verifyChains(
   return { verified, failures };
 }
 
-/** Where one kill's ack latency went, from the history of the session run that accepted it (ms). */
+/**
+ * Where one kill's ack latency went, from the history of the session run that accepted it (ms); the four parts add up
+ * to the ack latency. A workflow has one workflow task at a time, and an update that arrives while one is scheduled but
+ * not started rides in it, so the task that accepts a kill may have been scheduled before the kill was sent.
+ */
 interface KillTimeline {
-  /** Sent → the workflow task that accepted it was scheduled: the session's task in flight finishing. */
+  /** Sent → the workflow task that accepted it was scheduled (0 when it already was): the session's task in flight. */
   sessionWaitMs: number;
-  /** Scheduled → started: waiting in the task queue for the worker. */
+  /** Sent or scheduled, whichever is later → started: waiting in the task queue for the worker to take it. */
   queueWaitMs: number;
   /** Started → completed: the activation, with every update delivered in it. */
   taskMs: number;
@@ -605,10 +617,13 @@ async function checkWorkflows(client: Client, worker: WorkerProcess, kills: Kill
       if (t) out.timelines.push(t);
     }
   });
-  const failedTasks = sdkCounter(await worker.metrics(), 'temporal_workflow_task_execution_failed');
-  if (Number.isNaN(failedTasks)) out.notes.push('soak: the worker exported no workflow task failure counter');
+  const metrics = await worker.metrics();
+  // The SDK exports a counter from its first increment on: absent while the task latencies are there means none.
+  const failedTasks = metricSum(metrics, 'temporal_workflow_task_execution_failed');
+  if (Number.isNaN(failedTasks) && !metrics.includes('temporal_workflow_task_execution_latency'))
+    out.notes.push('soak: the worker exported no workflow task metrics, so its failed-task counter was not read');
   else {
-    out.workerTaskFailures = failedTasks;
+    out.workerTaskFailures = Number.isNaN(failedTasks) ? 0 : failedTasks;
     if (failedTasks > 0) out.stuck.push(`the worker counted ${failedTasks} failed workflow tasks`);
   }
   if (out.timelines.length < kills.length)
@@ -627,11 +642,40 @@ function pendingTaskSince(events: HistoryEvent[]): number | null {
   return null;
 }
 
-/** The sum of a counter over its label sets in Prometheus text, or NaN when it is absent. */
-function sdkCounter(metrics: string, name: string): number {
+/** The sum of a counter (or a histogram's _sum, _count) over its label sets in Prometheus text, or NaN when it is absent. */
+function metricSum(metrics: string, name: string): number {
   const lines = metrics.split('\n').filter((l) => l.startsWith(name) && /^[a-z_]+(\{|\s)/.test(l));
   const values = lines.filter((l) => l.split(/[{\s]/)[0] === name).map((l) => Number(l.trim().split(/\s+/).at(-1)));
   return values.length ? values.reduce((a, b) => a + b, 0) : Number.NaN;
+}
+
+/** The worker's workflow tasks so far (SDK histograms): how many, and their summed latencies. */
+interface TaskTotals {
+  count: number;
+  started: number;
+  scheduleToStartMs: number;
+  executionMs: number;
+}
+
+/** {@link TaskTotals} from the worker's Prometheus text, minus `since` when given. */
+function workflowTaskTotals(metrics: string, since?: TaskTotals): TaskTotals {
+  const sum = (name: string) => {
+    const v = metricSum(metrics, name);
+    return Number.isNaN(v) ? 0 : v;
+  };
+  const now: TaskTotals = {
+    count: sum('temporal_workflow_task_execution_latency_count'),
+    started: sum('temporal_workflow_task_schedule_to_start_latency_count'),
+    scheduleToStartMs: sum('temporal_workflow_task_schedule_to_start_latency_sum'),
+    executionMs: sum('temporal_workflow_task_execution_latency_sum'),
+  };
+  if (!since) return now;
+  return {
+    count: now.count - since.count,
+    started: now.started - since.started,
+    scheduleToStartMs: now.scheduleToStartMs - since.scheduleToStartMs,
+    executionMs: now.executionMs - since.executionMs,
+  };
 }
 
 /** Places the kill of `k` in the workflow task that accepted it, or null when this run does not hold it. */
@@ -656,9 +700,10 @@ function killTimeline(events: HistoryEvent[], k: KillRecord): KillTimeline | nul
   const accepted = (from: number, to: number) =>
     events.slice(from, to).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
   const ms = (e: HistoryEvent) => tsToMs(e.eventTime);
+  const queuedFrom = Math.max(ms(scheduled), k.sentEpochMs);
   return {
-    sessionWaitMs: ms(scheduled) - k.sentEpochMs,
-    queueWaitMs: ms(started) - ms(scheduled),
+    sessionWaitMs: queuedFrom - k.sentEpochMs,
+    queueWaitMs: ms(started) - queuedFrom,
     taskMs: ms(events[completed]!) - ms(started),
     answerMs: k.ackEpochMs - ms(events[completed]!),
     updatesAhead: accepted(completed + 1, at),
@@ -671,7 +716,7 @@ async function putKillTimelines(put: Put, timelines: KillTimeline[]): Promise<vo
   await put('kills placed in their workflow task', timelines.length, 'count');
   const parts: Array<[keyof KillTimeline, string]> = [
     ['sessionWaitMs', "kill: sent → its task scheduled (the session's task in flight)"],
-    ['queueWaitMs', 'kill: task scheduled → started (task queue)'],
+    ['queueWaitMs', 'kill: sent or scheduled → task started (task queue)'],
     ['taskMs', 'kill: task started → completed (the activation)'],
     ['answerMs', 'kill: task completed → ack at the operator'],
   ];
