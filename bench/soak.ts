@@ -22,6 +22,7 @@
  * a kill not applied; a call of a killed agent sent after its kill returned that was allowed; a chain that does not
  * verify; a stuck workflow. Goals get verdicts: authorize p99 under load ≤ 2× that of the lightly loaded session.
  */
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
@@ -156,7 +157,7 @@ async function soak(
   const probeIdle = await probeLatencies(env.client, worker.taskQueue, options.baselineCalls);
   const probe = await env.client.workflow.start(probeWorkflow, {
     taskQueue: worker.taskQueue,
-    workflowId: `soak-probe-${agentDid().slice('did:mesh:bench-'.length)}`,
+    workflowId: `soak-probe-${randomUUID()}`,
   });
 
   const tasksBefore = workflowTaskTotals(await worker.metrics());
@@ -228,7 +229,7 @@ async function openSessions(
       try {
         const handle = await hv.createSession({
           creatorDid: OPERATOR,
-          sessionId: `soak-${agentDid().slice('did:mesh:bench-'.length)}`,
+          sessionId: `soak-${randomUUID()}`,
           config: { maxParticipants: agentsPerSession, rateLimits: UNTHROTTLED },
         });
         const agents: SoakAgent[] = [];
@@ -261,7 +262,7 @@ async function openSessions(
 async function openLightSession(hv: HypervisorClient): Promise<{ session: SessionHandle; authorize(): Promise<void> }> {
   const session = await hv.createSession({
     creatorDid: OPERATOR,
-    sessionId: `soak-light-${agentDid().slice('did:mesh:bench-'.length)}`,
+    sessionId: `soak-light-${randomUUID()}`,
     config: { maxParticipants: 1, rateLimits: UNTHROTTLED },
   });
   const did = agentDid();
@@ -279,7 +280,7 @@ async function openLightSession(hv: HypervisorClient): Promise<{ session: Sessio
 async function probeLatencies(client: Client, taskQueue: string, calls: number): Promise<number[]> {
   const probe = await client.workflow.start(probeWorkflow, {
     taskQueue,
-    workflowId: `soak-probe-idle-${agentDid().slice('did:mesh:bench-'.length)}`,
+    workflowId: `soak-probe-idle-${randomUUID()}`,
   });
   const xs = await timed(calls, () => probe.executeUpdate(probeUpdate));
   await probe.signal(probeEndSignal);
