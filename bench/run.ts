@@ -5,11 +5,13 @@
  * Suites: (a) the reference's pure domain ops in-process (bench/domain.ts; `--only=domain` needs no server), (c) audit
  * append vs raw Postgres and verification speed (this file); then, on one Temporal dev server and
  * worker process, governance (authorize ÷ no-op update, history per call; bench/governance.ts), (b) pipeline ÷ empty
- * workflow (bench/pipeline.ts), (d) kill ack (bench/kill.ts) and (e) scaling with open sessions (bench/scaling.ts).
+ * workflow (bench/pipeline.ts), (d) kill ack (bench/kill.ts), (e) scaling with open sessions (bench/scaling.ts) and
+ * the soak (bench/soak.ts: sessions × agents under steady load for minutes, operators killing 5 % of the agents, then
+ * every chain and every workflow checked; `--soak-sessions=`, `--soak-minutes=`, `--soak-pace-ms=` size it).
  * `--quick` (CI-sized) or the default full run. Results: JSON Lines in bench-results/<timestamp>.jsonl and a Markdown
  * summary on stdout. Only hard invariants fail the run (a lost or duplicated link, a chain that does not verify, a
  * routine authorization denied, an unsigned commitment, a tool call allowed after a kill returned, a domain op that did
- * not do its work); goals get verdicts.
+ * not do its work; in the soak, any call that threw and any stuck workflow); goals get verdicts.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -29,11 +31,12 @@ import { governanceSuite, governanceSummary } from './governance.js';
 import { killSuite, killSummary } from './kill.js';
 import { PIPELINE_CONCURRENCY, pipelineSuite, pipelineSummary } from './pipeline.js';
 import { scalingSuite, scalingSummary } from './scaling.js';
+import { soakSuite, soakSummary, type SoakOptions } from './soak.js';
 import { median, quantile, type Measure } from './stats.js';
 import { startTemporalBench } from './temporal-env.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=pipeline,kill` runs just those suites (audit, governance, pipeline, kill, scaling): for working on one. */
+/** `--only=pipeline,kill` runs just those suites (audit, governance, pipeline, kill, scaling, soak): to work on one. */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -44,6 +47,33 @@ const REPS = quick ? 3 : 5;
 const BATCH = 200;
 const VERIFY_LINKS = quick ? 20_000 : 100_000;
 const MB = 1024 * 1024;
+
+/** `--name=value` as a positive number, or `fallback` when absent; anything else stops the run before it starts. */
+function numberFlag(name: string, fallback: number): number {
+  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    console.error(`--${name} must be a positive number, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/**
+ * The soak's size. Full: 300 sessions × 3 agents for 10 minutes, each agent one call every 30 s: 30 calls/s offered,
+ * about what this 2-core machine sustains with the servers and the bench on it (≈ 1.1 cores at 30 calls/s, measured
+ * with 120 agents). Quick (CI): 20 × 3 for 45 s, one call per 3 s (20 calls/s), the kills and every check included.
+ */
+const SOAK: Pick<SoakOptions, 'sessions' | 'agentsPerSession' | 'seconds' | 'paceMs' | 'killShare' | 'baselineCalls'> =
+  {
+    sessions: Math.round(numberFlag('soak-sessions', quick ? 20 : 300)),
+    agentsPerSession: 3,
+    seconds: numberFlag('soak-minutes', quick ? 0.75 : 10) * 60,
+    paceMs: numberFlag('soak-pace-ms', quick ? 3_000 : 30_000),
+    killShare: 0.05,
+    baselineCalls: quick ? 50 : 200,
+  };
 
 interface Sample {
   suite: string;
@@ -238,7 +268,8 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
     ...extra,
     failures.length === 0
       ? 'Invariants: every link stored exactly once; every chain verified; every routine authorization allowed; every ' +
-        'pipeline ended with a signed commitment; no tool call allowed after a kill returned; every domain op did its work.'
+        'pipeline ended with a signed commitment; no tool call allowed after a kill returned; every domain op did its ' +
+        'work; no call, join, kill or terminate threw and no workflow got stuck or failed a task (soak).'
       : 'INVARIANT FAILURES:',
     ...failures.map((f) => `- ${f}`),
     '',
@@ -250,7 +281,11 @@ function summary(samples: Sample[], failures: string[], out: string, extra: stri
 const SCALING_LEVELS = quick ? [20, 60] : [100, 1_000, 10_000];
 
 /** The Temporal suites, on one dev server and worker process; returns the Markdown sections and the failures. */
-async function temporalSuites(databaseUrl: string, out: string): Promise<{ sections: string[]; failures: string[] }> {
+async function temporalSuites(
+  databaseUrl: string,
+  pool: Pool,
+  out: string,
+): Promise<{ sections: string[]; failures: string[] }> {
   const bySuite = new Map<string, Measure[]>();
   const record = async (sample: Measure) => {
     bySuite.set(sample.suite, [...(bySuite.get(sample.suite) ?? []), sample]);
@@ -295,6 +330,11 @@ async function temporalSuites(databaseUrl: string, out: string): Promise<{ secti
             record,
           }),
       },
+      {
+        suite: 'soak',
+        title: `soak: ${SOAK.sessions} sessions × ${SOAK.agentsPerSession} agents for ${SOAK.seconds} s`,
+        run: () => soakSuite(env, { ...SOAK, pool, record }),
+      },
     ];
   const t0 = performance.now();
   try {
@@ -313,6 +353,7 @@ async function temporalSuites(databaseUrl: string, out: string): Promise<{ secti
     ...pipelineSummary(of('pipeline')),
     ...killSummary(of('kill')),
     ...scalingSummary(of('scaling'), SCALING_LEVELS),
+    ...soakSummary(of('soak'), SOAK),
     ...notes.map((n) => `Note: ${n}.`),
     ...(notes.length ? [''] : []),
   ];
@@ -360,8 +401,8 @@ async function main(): Promise<void> {
       console.error('[bench] (c) audit append vs raw Postgres, verification');
       failures.push(...(await auditSuites(pool, record)));
     }
-    if (['governance', 'pipeline', 'kill', 'scaling'].some(runs)) {
-      const temporal = await temporalSuites(pg.url, out);
+    if (['governance', 'pipeline', 'kill', 'scaling', 'soak'].some(runs)) {
+      const temporal = await temporalSuites(pg.url, pool, out);
       sections.push(...temporal.sections);
       failures.push(...temporal.failures);
     }

@@ -15,7 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundleOptions } from '../worker/bundle.js';
 import { HypervisorClient } from '../client/hypervisor-client.js';
-import { generateSigningKeyPem } from '../store/audit-crypto.js';
+import { generateSigningKeyPem, TrustedKeys } from '../store/audit-crypto.js';
 import { projectRoot } from '../store/paths.js';
 import { freePort, stopChild, waitUntil } from '../worker/processes.js';
 import { resolveTemporalCli } from '../worker/temporal-cli.js';
@@ -27,6 +27,8 @@ export interface WorkerProcess {
   pid: number;
   /** Resident set size of the worker process, from /proc/<pid>/status. */
   rssBytes(): Promise<number>;
+  /** The process's peak resident set size since it started (VmHWM). */
+  peakRssBytes(): Promise<number>;
   /** The worker's `/metrics` text (prom-client and the SDK's exporter). */
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -39,6 +41,10 @@ export interface TemporalBench {
   worker: WorkerProcess;
   /** Starts another worker process on a fresh task queue (a suite that measures the worker itself needs its own). */
   spawnWorker(): Promise<WorkerProcess>;
+  /** The public half of the key every worker signs commitments and checkpoints with, for verifying chains. */
+  trustedKeys: TrustedKeys;
+  /** Where the workers' checkpoint sink writes (one more anchor when verifying a chain). */
+  checkpointDir: string;
   stop(): Promise<void>;
 }
 
@@ -64,7 +70,8 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
   ]);
   const bundlePath = path.join(root, 'workflow-bundle.js');
   await writeFile(bundlePath, bundle.code);
-  const signingKey = generateSigningKeyPem().privatePem;
+  const { privatePem: signingKey, publicPem } = generateSigningKeyPem();
+  const checkpointDir = path.join(root, 'checkpoints');
   const workers: WorkerProcess[] = [];
   const spawnWorker = async () => {
     const w = await spawnWorkerProcess({
@@ -72,7 +79,7 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
       databaseUrl,
       bundlePath,
       signingKey,
-      checkpointDir: path.join(root, 'checkpoints'),
+      checkpointDir,
       logFile: `${logPrefix}-worker-${workers.length + 1}.log`,
     });
     workers.push(w);
@@ -86,6 +93,8 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
     hv: HypervisorClient.fromClient(client, worker.taskQueue),
     worker,
     spawnWorker,
+    trustedKeys: TrustedKeys.fromPems([publicPem]),
+    checkpointDir,
     async stop() {
       await Promise.allSettled(workers.map((w) => w.stop()));
       await connection.close();
@@ -145,13 +154,17 @@ async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<Worker
   return {
     taskQueue,
     pid: child.pid!,
-    async rssBytes() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-      if (!kb) throw new Error(`no VmRSS for the bench worker (pid ${child.pid})`);
-      return Number(kb) * 1024;
-    },
+    rssBytes: () => statusBytes(child.pid!, 'VmRSS'),
+    peakRssBytes: () => statusBytes(child.pid!, 'VmHWM'),
     metrics: () => fetch(`${base}/metrics`).then((res) => res.text()),
     stop: () => stopChild(child, 'SIGTERM', 10_000),
   };
+}
+
+/** A memory figure of /proc/<pid>/status, in bytes. */
+async function statusBytes(pid: number, key: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  if (!kb) throw new Error(`no ${key} for the bench worker (pid ${pid})`);
+  return Number(kb) * 1024;
 }
