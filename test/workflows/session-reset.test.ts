@@ -40,14 +40,31 @@ function taskCompletedAfter(events: readonly HistoryEvent[], fromIndex: number):
   return found.eventId;
 }
 
-/** What `temporal workflow reset --event-id` does: a new run that replays the run's history up to the event. */
-async function resetTo(session: SessionHandle, runId: string, workflowTaskFinishEventId: EventId): Promise<string> {
+/**
+ * What `temporal workflow reset --event-id` does: a new run that replays the run's history up to the event. By default
+ * the server re-applies the signals and updates received after it, as the CLI does; `reapply: false` excludes them.
+ */
+async function resetTo(
+  session: SessionHandle,
+  runId: string,
+  workflowTaskFinishEventId: EventId,
+  { reapply = true } = {},
+): Promise<string> {
+  const Exclude = temporal.api.enums.v1.ResetReapplyExcludeType;
   const reset = ctx.client.workflowService.resetWorkflowExecution({
     namespace: ctx.client.options.namespace,
     workflowExecution: { workflowId: session.workflow.workflowId, runId },
     workflowTaskFinishEventId,
     requestId: randomUUID(),
     reason: 'operator recovery (test)',
+    ...(reapply
+      ? {}
+      : {
+          resetReapplyExcludeTypes: [
+            Exclude.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL,
+            Exclude.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE,
+          ],
+        }),
   }) as Promise<temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse>;
   const { runId: newRunId } = await reset;
   expect(newRunId).toBeTruthy();
@@ -88,35 +105,70 @@ async function expectWholeChainVerifies(session: SessionHandle, commitment: { en
   return { rows, report };
 }
 
+/**
+ * A session whose run persisted entries past a reset point, then the reset: two authorizations, the reset point (the
+ * task that started the last flush: the reset run sends that batch again, and the store already has it hash for
+ * hash), three more authorizations the old run persisted (the abandoned branch).
+ */
+async function resetPastPersistedEntries(taskQueue: string, options: { reapply?: boolean } = {}) {
+  const { session } = await newSession(ctx, taskQueue, { enableBlockchainCommitment: true });
+  const agent = did('a');
+  await session.join({ agentDid: agent, sigmaRaw: 0.9, actions: allActions });
+  await session.activate();
+  await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
+  await session.authorize({ agentDid: agent, actionId: actions.read.actionId });
+  await auditSettled(session);
+  const oldRun = (await session.view()).runId;
+  const early = await historyOf(session);
+  const lastFlushTimer = early.findLastIndex((e) => e.eventType === EventType.EVENT_TYPE_TIMER_FIRED);
+  const resetPoint = taskCompletedAfter(early, lastFlushTimer);
+
+  for (let i = 0; i < 3; i++) await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
+  await auditSettled(session);
+  const abandonedHead = (await session.view()).audit;
+  const storedBefore = await storedRows(session.sessionId);
+  expect(storedBefore.at(-1)).toMatchObject({ seq: abandonedHead.entries, hash: abandonedHead.head });
+
+  const newRun = await resetTo(session, oldRun, resetPoint, options);
+  await eventually(
+    () => session.view(),
+    (v) => v.runId === newRun,
+  );
+  return { session, agent, oldRun, newRun, abandonedHead, storedBefore };
+}
+
+/** The chain holds the abandoned rows untouched, then one marker naming them, then the reset run's entries. */
+function expectOneRebase(
+  rows: StoredEntry[],
+  scenario: Awaited<ReturnType<typeof resetPastPersistedEntries>>,
+  warnings: string[],
+): void {
+  const { oldRun, newRun, abandonedHead, storedBefore } = scenario;
+  expect(rows.slice(0, storedBefore.length)).toEqual(storedBefore);
+  const markers = rows.filter((r) => r.kind === CHAIN_REBASED_KIND);
+  expect(markers).toHaveLength(1);
+  const marker = markers[0]!;
+  expect(marker).toMatchObject({ seq: abandonedHead.entries + 1, runId: newRun, format: AUDIT_FORMAT_V2 });
+  const payload = JSON.parse(marker.payload!) as RebasePayload;
+  expect(payload.storedHead).toEqual({ seq: abandonedHead.entries, hash: abandonedHead.head });
+  expect(payload.abandoned).toMatchObject({ toSeq: abandonedHead.entries, runIds: [oldRun] });
+  const { fromSeq } = payload.abandoned;
+  expect(fromSeq).toBeLessThanOrEqual(abandonedHead.entries);
+  expect(rows.filter((r) => r.seq >= fromSeq && r.seq < marker.seq).every((r) => r.runId === oldRun)).toBe(true);
+  expect(rows.filter((r) => r.seq > marker.seq).every((r) => r.runId === newRun)).toBe(true);
+  // What the reset run had recorded but not persisted when the store reported the branch moved behind the marker.
+  expect(payload.relinked.count).toBeGreaterThan(0);
+  expect(payload.relinked.count).toBeLessThanOrEqual(rows.length - marker.seq);
+  expect(rows.every((r) => r.format === AUDIT_FORMAT_V2)).toBe(true);
+  expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^entry ${marker.seq} \\(chain_rebased\\)`)));
+}
+
 describe('temporal workflow reset of a session', () => {
   it('continues the chain after the entries the abandoned run persisted past the reset point', async () => {
     const taskQueue = uniqueTaskQueue('reset');
     await withWorker(ctx, { taskQueue }, async () => {
-      const { session } = await newSession(ctx, taskQueue, { enableBlockchainCommitment: true });
-      const agent = did('a');
-      await session.join({ agentDid: agent, sigmaRaw: 0.9, actions: allActions });
-      await session.activate();
-      await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
-      await session.authorize({ agentDid: agent, actionId: actions.read.actionId });
-      await auditSettled(session);
-      const oldRun = (await session.view()).runId;
-      // The reset point: the task that started the last flush. The reset run sends that batch again (the store
-      // already has it, hash for hash) and everything the old run recorded after it is the abandoned branch.
-      const early = await historyOf(session);
-      const lastFlushTimer = early.findLastIndex((e) => e.eventType === EventType.EVENT_TYPE_TIMER_FIRED);
-      const resetPoint = taskCompletedAfter(early, lastFlushTimer);
-
-      for (let i = 0; i < 3; i++) await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
-      await auditSettled(session);
-      const abandonedHead = (await session.view()).audit;
-      const storedBefore = await storedRows(session.sessionId);
-      expect(storedBefore.at(-1)).toMatchObject({ seq: abandonedHead.entries, hash: abandonedHead.head });
-
-      const newRun = await resetTo(session, oldRun, resetPoint);
-      await eventually(
-        () => session.view(),
-        (v) => v.runId === newRun,
-      );
+      const scenario = await resetPastPersistedEntries(taskQueue);
+      const { session, agent, newRun, abandonedHead } = scenario;
       // The reset run governs as before: no AuditUnavailable, and its entries land after the stored head.
       const decision = await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
       expect(decision.allowed).toBe(true);
@@ -131,24 +183,22 @@ describe('temporal workflow reset of a session', () => {
       const commitment = await session.terminate({ reason: 'done' });
       expect(commitment.audit).toEqual({ persistedSeq: commitment.entryCount, fault: null });
       const { rows, report } = await expectWholeChainVerifies(session, commitment);
+      expectOneRebase(rows, scenario, report.warnings);
+    });
+  });
 
-      // Nothing stored was changed: the abandoned run's rows are still there, first in the chain.
-      expect(rows.slice(0, storedBefore.length)).toEqual(storedBefore);
-      const markers = rows.filter((r) => r.kind === CHAIN_REBASED_KIND);
-      expect(markers).toHaveLength(1);
-      const marker = markers[0]!;
-      expect(marker).toMatchObject({ seq: abandonedHead.entries + 1, runId: newRun, format: AUDIT_FORMAT_V2 });
-      const payload = JSON.parse(marker.payload!) as RebasePayload;
-      expect(payload.storedHead).toEqual({ seq: abandonedHead.entries, hash: abandonedHead.head });
-      expect(payload.abandoned).toMatchObject({ toSeq: abandonedHead.entries, runIds: [oldRun] });
-      const { fromSeq } = payload.abandoned;
-      expect(fromSeq).toBeLessThanOrEqual(abandonedHead.entries);
-      expect(rows.filter((r) => r.seq >= fromSeq && r.seq < marker.seq).every((r) => r.runId === oldRun)).toBe(true);
-      expect(rows.filter((r) => r.seq > marker.seq).every((r) => r.runId === newRun)).toBe(true);
-      expect(rows.every((r) => r.format === AUDIT_FORMAT_V2)).toBe(true);
-      expect(report.warnings).toContainEqual(
-        expect.stringMatching(new RegExp(`^entry ${marker.seq} \\(chain_rebased\\)`)),
-      );
+  it('moves the commitment along when the store reports the branch only after the session closed', async () => {
+    const taskQueue = uniqueTaskQueue('reset-close');
+    await withWorker(ctx, { taskQueue }, async () => {
+      // Nothing re-applied: the reset run's first entries of its own are the termination's, recorded at the close.
+      const scenario = await resetPastPersistedEntries(taskQueue, { reapply: false });
+      const { session, abandonedHead } = scenario;
+      const commitment = await session.terminate({ reason: 'done' });
+      expect(commitment.entryCount).toBeGreaterThan(abandonedHead.entries + 1);
+      expect(commitment.audit).toEqual({ persistedSeq: commitment.entryCount, fault: null });
+      const { rows, report } = await expectWholeChainVerifies(session, commitment);
+      expectOneRebase(rows, scenario, report.warnings);
+      expect(rows.at(-1)).toMatchObject({ kind: 'session_archived', hash: commitment.root });
     });
   });
 
@@ -180,6 +230,38 @@ describe('temporal workflow reset of a session', () => {
       expect(rows.some((r) => r.kind === CHAIN_REBASED_KIND)).toBe(false);
       expect(rows.slice(0, before.audit.entries).every((r) => r.runId === before.runId)).toBe(true);
       expect(rows.slice(before.audit.entries).every((r) => r.runId === newRun)).toBe(true);
+    });
+  });
+});
+
+describe('the audit format of a session’s runs', () => {
+  it('is decided by one patch marker in a new session’s first run and carried through continue-as-new', async () => {
+    const taskQueue = uniqueTaskQueue('reset-format');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const { session } = await newSession(ctx, taskQueue, {
+        breachPolicy: { baselineRate: 10_000 },
+        enableBlockchainCommitment: true,
+      });
+      const agent = did('a');
+      await session.join({ agentDid: agent, sigmaRaw: 0.9, actions: allActions });
+      await session.activate();
+      const firstRun = (await session.view()).runId;
+      for (let i = 0; i < 400 && (await session.view()).runId === firstRun; i++)
+        await session.authorize({ agentDid: agent, actionId: actions.edit.actionId });
+      const { runId: nextRun } = await eventually(
+        () => session.view(),
+        (v) => v.runId !== firstRun,
+      );
+      const markers = async (runId: string) =>
+        ((await ctx.client.workflow.getHandle(session.workflow.workflowId, runId).fetchHistory()).events ?? []).filter(
+          (e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED,
+        ).length;
+      expect(await markers(firstRun)).toBe(1);
+      expect(await markers(nextRun)).toBe(0);
+      const commitment = await session.terminate();
+      const { rows } = await expectWholeChainVerifies(session, commitment);
+      expect(new Set(rows.map((r) => r.runId))).toEqual(new Set([firstRun, nextRun]));
+      expect(rows.every((r) => r.format === AUDIT_FORMAT_V2)).toBe(true);
     });
   });
 });
