@@ -211,7 +211,7 @@ function deltas(n: number, hash: Sha256Hex): DeltaChain {
 }
 
 /** A link as the store hands it back: the payload is the canonical text that was hashed. */
-const storedRow = ({ entry, payload, prevHash, hash }: ChainedEntry): StoredEntry => ({
+const storedRow = ({ entry, payload, prevHash, hash, runId }: ChainedEntry): StoredEntry => ({
   seq: entry.seq,
   format: entry.format,
   kind: entry.kind,
@@ -220,7 +220,7 @@ const storedRow = ({ entry, payload, prevHash, hash }: ChainedEntry): StoredEntr
   payload: canonicalJson(payload),
   recordedAtMs: entry.recordedAtMs,
   workflowId: entry.workflowId,
-  runId: entry.runId,
+  runId,
   prevHash,
   hash,
 });

@@ -36,8 +36,9 @@ function canonicalJson(value: unknown): string {
 
 const sha256Hex = (text: string): string => bytesToHex(sha256(utf8ToBytes(text)));
 
+/** Writes the current format, as `appendEntry` does, so the two builders' links stay comparable. */
 export function appendEntryBefore(head: ChainHead, input: NewEntry): { head: ChainHead; chained: ChainedEntry } {
-  const { payload, ...rest } = input;
+  const { payload, runId, format: _format, ...rest } = input;
   const entry: AuditEntry = {
     format: AUDIT_FORMAT,
     ...rest,
@@ -45,5 +46,5 @@ export function appendEntryBefore(head: ChainHead, input: NewEntry): { head: Cha
     payloadHash: sha256Hex(canonicalJson(payload)),
   };
   const hash = sha256Hex(`${head.hash}\n${canonicalJson(entry)}`);
-  return { head: { seq: entry.seq, hash }, chained: { entry, payload, prevHash: head.hash, hash } };
+  return { head: { seq: entry.seq, hash }, chained: { entry, payload, prevHash: head.hash, hash, runId } };
 }

@@ -1,7 +1,17 @@
 import { sha256Hex } from './sha256.js';
 
-/** Version tag hashed into every entry, so a future format change can never collide with this one. */
-export const AUDIT_FORMAT = 'hv-audit-v1';
+/**
+ * Version tags hashed into every entry, so two formats can never produce the same hashed text. v1 hashed the run id
+ * of the Temporal run that recorded the entry; v2 records it beside the entry instead (docs/DESIGN.md §5.1), so a run
+ * that replays another run's history (a reset) reproduces that run's entries exactly.
+ */
+export const AUDIT_FORMAT_V1 = 'hv-audit-v1';
+export const AUDIT_FORMAT_V2 = 'hv-audit-v2';
+/** The format new runs write. */
+export const AUDIT_FORMAT = AUDIT_FORMAT_V2;
+export type AuditFormat = typeof AUDIT_FORMAT_V1 | typeof AUDIT_FORMAT_V2;
+export const isAuditFormat = (format: unknown): format is AuditFormat =>
+  format === AUDIT_FORMAT_V1 || format === AUDIT_FORMAT_V2;
 export const COMMITMENT_FORMAT = 'hv-commitment-v1';
 export const CHECKPOINT_FORMAT = 'hv-checkpoint-v1';
 export const GENESIS_HASH = '0'.repeat(64);
@@ -152,12 +162,8 @@ export { sha256Hex } from './sha256.js';
 export const chainHash = (prevHash: string, canonicalEntry: string): string =>
   sha256Hex(`${prevHash}\n${canonicalEntry}`);
 
-/**
- * The hashed part of one audit entry. The payload is bound through its own hash, so retention can delete the payload
- * after its period while the chain (and every link after it) still verifies.
- */
-export interface AuditEntry {
-  format: typeof AUDIT_FORMAT;
+/** The fields every format hashes. */
+export interface HashedFields {
   sessionId: string;
   seq: number;
   kind: string;
@@ -165,15 +171,80 @@ export interface AuditEntry {
   payloadHash: string;
   recordedAtMs: number;
   workflowId: string;
+}
+
+/** A v1 entry also hashes the run id of the Temporal run that recorded it. */
+export interface AuditEntryV1 extends HashedFields {
+  format: typeof AUDIT_FORMAT_V1;
   runId: string;
 }
 
-/** One link as the writer hands it to the store: the hashed entry, its payload, and the two hashes. */
+export interface AuditEntryV2 extends HashedFields {
+  format: typeof AUDIT_FORMAT_V2;
+}
+
+/**
+ * The hashed part of one audit entry: exactly these fields, nothing else, so the canonical text the writer hashed is
+ * the one the verifier rebuilds from a stored row. The payload is bound through its own hash, so retention can delete
+ * the payload after its period while the chain (and every link after it) still verifies.
+ */
+export type AuditEntry = AuditEntryV1 | AuditEntryV2;
+
+/**
+ * One link as the writer hands it to the store: the hashed entry, its payload, the two hashes, and the run that
+ * recorded it. The run id is provenance kept in the store's `run_id` column; a v2 entry does not hash it (a v1 entry
+ * carries it inside `entry` too, hashed).
+ */
 export interface ChainedEntry {
   entry: AuditEntry;
   payload: Json;
   prevHash: string;
   hash: string;
+  runId: string;
+}
+
+/** A link as runs before v2 kept it (carried through continue-as-new): its run id only inside a v1 entry. */
+export type StoredLink = Omit<ChainedEntry, 'runId'> & { runId?: string };
+
+/** The link with its run id beside the entry, whether it was kept that way or only inside its v1 entry. */
+export const withRunId = (link: StoredLink): ChainedEntry =>
+  link.runId !== undefined
+    ? (link as ChainedEntry)
+    : { ...link, runId: link.entry.format === AUDIT_FORMAT_V1 ? link.entry.runId : '' };
+
+/**
+ * The hashed entry of `format` built from its fields (a stored row, a packed link): the one place that decides which
+ * fields a format hashes. Null for a format this code does not know.
+ */
+export function hashedEntry(
+  sessionId: string,
+  fields: Omit<HashedFields, 'sessionId'> & { format: string; runId: string },
+): AuditEntry | null {
+  // Written in sorted key order, the entry is already canonical and canonicalJson serialises it without a copy.
+  if (fields.format === AUDIT_FORMAT_V2)
+    return {
+      agentDid: fields.agentDid,
+      format: AUDIT_FORMAT_V2,
+      kind: fields.kind,
+      payloadHash: fields.payloadHash,
+      recordedAtMs: fields.recordedAtMs,
+      seq: fields.seq,
+      sessionId,
+      workflowId: fields.workflowId,
+    };
+  if (fields.format === AUDIT_FORMAT_V1)
+    return {
+      agentDid: fields.agentDid,
+      format: AUDIT_FORMAT_V1,
+      kind: fields.kind,
+      payloadHash: fields.payloadHash,
+      recordedAtMs: fields.recordedAtMs,
+      runId: fields.runId,
+      seq: fields.seq,
+      sessionId,
+      workflowId: fields.workflowId,
+    };
+  return null;
 }
 
 export interface ChainHead {
@@ -202,7 +273,10 @@ export interface NewEntry {
   payload: Json;
   recordedAtMs: number;
   workflowId: string;
+  /** Hashed in v1, recorded beside the entry in v2. */
   runId: string;
+  /** The format to write: {@link AUDIT_FORMAT} unless a run that started before v2 still writes v1. */
+  format?: AuditFormat;
 }
 
 /**
@@ -214,22 +288,37 @@ export function appendEntry(
   input: NewEntry,
   hash: Sha256Hex = sha256Hex,
 ): { head: ChainHead; chained: ChainedEntry } {
-  const { payload } = input;
+  const { payload, runId } = input;
   // Written in sorted key order, the entry is already canonical and canonicalJson serialises it without a copy. Only
   // the AuditEntry fields are hashed: they are all the store keeps and the verifier can recompute.
-  const entry: AuditEntry = {
-    agentDid: input.agentDid,
-    format: AUDIT_FORMAT,
-    kind: input.kind,
-    payloadHash: payloadDigest(payload, hash),
-    recordedAtMs: input.recordedAtMs,
-    runId: input.runId,
-    seq: head.seq + 1,
-    sessionId: input.sessionId,
-    workflowId: input.workflowId,
-  };
+  const entry: AuditEntry =
+    input.format === AUDIT_FORMAT_V1
+      ? {
+          agentDid: input.agentDid,
+          format: AUDIT_FORMAT_V1,
+          kind: input.kind,
+          payloadHash: payloadDigest(payload, hash),
+          recordedAtMs: input.recordedAtMs,
+          runId,
+          seq: head.seq + 1,
+          sessionId: input.sessionId,
+          workflowId: input.workflowId,
+        }
+      : {
+          agentDid: input.agentDid,
+          format: AUDIT_FORMAT_V2,
+          kind: input.kind,
+          payloadHash: payloadDigest(payload, hash),
+          recordedAtMs: input.recordedAtMs,
+          seq: head.seq + 1,
+          sessionId: input.sessionId,
+          workflowId: input.workflowId,
+        };
   const linkHash = entryHash(head.hash, entry, hash);
-  return { head: { seq: entry.seq, hash: linkHash }, chained: { entry, payload, prevHash: head.hash, hash: linkHash } };
+  return {
+    head: { seq: entry.seq, hash: linkHash },
+    chained: { entry, payload, prevHash: head.hash, hash: linkHash, runId },
+  };
 }
 
 /**
@@ -245,11 +334,16 @@ export function batchProblem(
   let previous: ChainedEntry | undefined;
   for (const link of batch) {
     const { entry } = link;
-    if (entry.format !== AUDIT_FORMAT) return `entry ${entry.seq} has unknown format ${String(entry.format)}`;
+    if (!isAuditFormat(entry.format)) return `entry ${entry.seq} has unknown format ${String(entry.format)}`;
     if (entry.sessionId !== sessionId) return `entry ${entry.seq} belongs to session ${entry.sessionId}`;
     if (hash(canonicalJson(link.payload)) !== entry.payloadHash)
       return `entry ${entry.seq}: payload does not match its hash`;
-    if (hash(`${link.prevHash}\n${canonicalJson(entry)}`) !== link.hash)
+    // Rebuilt from its fields, as the verifier will from the stored row: a field the format does not hash, smuggled
+    // into the entry object, must not make a link that only the writer can recompute.
+    if (entry.format === AUDIT_FORMAT_V1 && entry.runId !== link.runId)
+      return `entry ${entry.seq}: its hashed run id is not the run id recorded beside it`;
+    const hashed = hashedEntry(entry.sessionId, { ...entry, runId: link.runId });
+    if (hash(`${link.prevHash}\n${canonicalJson(hashed)}`) !== link.hash)
       return `entry ${entry.seq}: hash does not recompute`;
     if (previous && (entry.seq !== previous.entry.seq + 1 || link.prevHash !== previous.hash))
       return `entry ${entry.seq} does not follow entry ${previous.entry.seq}`;

@@ -1,4 +1,5 @@
-import { AUDIT_FORMAT, GENESIS_HASH, canonicalJson, sha256Hex, type AuditEntry } from './audit-chain.js';
+import { GENESIS_HASH, canonicalJson, hashedEntry, sha256Hex } from './audit-chain.js';
+import { CHAIN_REBASED_KIND, rebaseNote } from './audit-rebase.js';
 
 /** One audit row as the store returns it. `payload` is the exact canonical text that was hashed, or null once purged. */
 export interface StoredEntry {
@@ -80,6 +81,7 @@ export class ChainVerifier {
   private purged = 0;
   private omitted = 0;
   private readonly problems: AuditProblem[] = [];
+  private readonly rebases: string[] = [];
   private readonly hashesAt = new Map<number, string>();
   private readonly wanted: Set<number>;
 
@@ -116,18 +118,9 @@ export class ChainVerifier {
       linkKnown = false;
     }
     if (row.payload === null) this.purged += 1;
-    const entry: AuditEntry = {
-      format: AUDIT_FORMAT,
-      sessionId: this.sessionId,
-      seq: row.seq,
-      kind: row.kind,
-      agentDid: row.agentDid,
-      payloadHash: row.payloadHash,
-      recordedAtMs: row.recordedAtMs,
-      workflowId: row.workflowId,
-      runId: row.runId,
-    };
-    if (row.format !== AUDIT_FORMAT) {
+    // Each row is checked in its own format: a session that ran across the upgrade holds v1 rows, then v2 rows.
+    const entry = hashedEntry(this.sessionId, row);
+    if (entry === null) {
       this.report({ kind: 'modified', seq: row.seq, message: `entry ${row.seq} has unknown format "${row.format}"` });
     } else if (this.hash(`${row.prevHash}\n${canonicalJson(entry)}`) !== row.hash) {
       this.report({
@@ -146,6 +139,8 @@ export class ChainVerifier {
           `or entries were inserted or removed before entry ${row.seq}`,
       });
     }
+    if (row.kind === CHAIN_REBASED_KIND && this.rebases.length < MAX_REPORTED_PROBLEMS)
+      this.rebases.push(rebaseNote(row.seq, row.payload));
     if (this.wanted.has(row.seq)) this.hashesAt.set(row.seq, row.hash);
     this.prevHash = row.hash;
     this.head = row.hash;
@@ -246,6 +241,7 @@ export class ChainVerifier {
     else if (!checked.some((a) => a.signature === 'valid'))
       warnings.push('no anchor signature was verified (no trusted public key, or the anchors are unsigned)');
     if (this.purged > 0) warnings.push(`${this.purged} payloads were purged by retention; their hashes still verify`);
+    warnings.push(...this.rebases);
     if (this.omitted > 0) warnings.push(`${this.omitted} further problems were not listed`);
     return warnings;
   }

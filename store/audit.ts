@@ -1,4 +1,4 @@
-import { canonicalJson, type ChainedEntry, type CommitmentStatement } from '../domain/audit-chain.js';
+import { canonicalJson, type ChainHead, type ChainedEntry, type CommitmentStatement } from '../domain/audit-chain.js';
 import type { StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType, hvError } from '../domain/errors.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
@@ -13,88 +13,145 @@ export interface StoredCommitment extends Omit<CommitmentStatement, 'format'> {
 }
 
 /**
+ * A batch that disagrees with the stored chain at `seq`. Nothing of the batch was written. `writers` are the distinct
+ * (workflow id, run id) pairs of every stored row from `seq` on, so the caller can tell the abandoned branch of a
+ * Temporal reset (another run of the same session) from two writers that disagree (docs/DESIGN.md §5.7).
+ */
+export interface StoredConflict {
+  seq: number;
+  storedHash: string;
+  hash: string;
+  head: ChainHead;
+  writers: Array<{ workflowId: string; runId: string }>;
+}
+
+export type AuditBatchOutcome = { inserted: number; duplicates: number } | { conflict: StoredConflict };
+
+/** Thrown inside the transaction to roll it back, and turned into the conflict outcome outside it. */
+class ConflictFound {
+  constructor(readonly conflict: StoredConflict) {}
+}
+
+/**
  * Inserts a batch of links in one statement. `ON CONFLICT DO NOTHING` makes a retried batch harmless; a row already at
- * a position with a different hash means two writers disagree about the chain, which is `ChainBroken` and never
- * retried (the transaction rolls back, so nothing of the batch is written).
+ * a position with a different hash means the stored chain and the batch disagree: the transaction rolls back, so
+ * nothing of the batch is written, and the outcome describes the stored chain from that position on (its head and
+ * its writers) for the caller to judge.
  */
 export async function insertAuditBatch(
   pool: Pool,
   sessionId: string,
   batch: readonly ChainedEntry[],
-): Promise<{ inserted: number; duplicates: number }> {
+): Promise<AuditBatchOutcome> {
   if (batch.length === 0) return { inserted: 0, duplicates: 0 };
-  return withTransaction(pool, async (tx) => {
-    const cols = {
-      seq: [] as number[],
-      format: [] as string[],
-      kind: [] as string[],
-      agentDid: [] as (string | null)[],
-      payloadHash: [] as string[],
-      payload: [] as string[],
-      recordedAtMs: [] as number[],
-      recordedAt: [] as string[],
-      workflowId: [] as string[],
-      runId: [] as string[],
-      prevHash: [] as string[],
-      hash: [] as string[],
-    };
-    for (const { entry, payload, prevHash, hash } of batch) {
-      cols.seq.push(entry.seq);
-      cols.format.push(entry.format);
-      cols.kind.push(entry.kind);
-      cols.agentDid.push(entry.agentDid);
-      cols.payloadHash.push(entry.payloadHash);
-      cols.payload.push(canonicalJson(payload));
-      cols.recordedAtMs.push(entry.recordedAtMs);
-      cols.recordedAt.push(new Date(entry.recordedAtMs).toISOString());
-      cols.workflowId.push(entry.workflowId);
-      cols.runId.push(entry.runId);
-      cols.prevHash.push(prevHash);
-      cols.hash.push(hash);
-    }
-    const inserted = await tx.query<{ seq: string }>(
-      `INSERT INTO audit_entries (session_id, seq, format, kind, agent_did, payload_hash, payload, recorded_at_ms,
-                                  recorded_at, workflow_id, run_id, prev_hash, hash)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                $8::bigint[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])
-       ON CONFLICT (session_id, seq) DO NOTHING
-       RETURNING seq`,
-      [
-        sessionId,
-        cols.seq,
-        cols.format,
-        cols.kind,
-        cols.agentDid,
-        cols.payloadHash,
-        cols.payload,
-        cols.recordedAtMs,
-        cols.recordedAt,
-        cols.workflowId,
-        cols.runId,
-        cols.prevHash,
-        cols.hash,
-      ],
+  try {
+    return await withTransaction(pool, (tx) => insertLinks(tx, sessionId, batch));
+  } catch (err) {
+    if (err instanceof ConflictFound) return { conflict: err.conflict };
+    throw err;
+  }
+}
+
+async function insertLinks(
+  tx: Queryable,
+  sessionId: string,
+  batch: readonly ChainedEntry[],
+): Promise<{ inserted: number; duplicates: number }> {
+  const cols = {
+    seq: [] as number[],
+    format: [] as string[],
+    kind: [] as string[],
+    agentDid: [] as (string | null)[],
+    payloadHash: [] as string[],
+    payload: [] as string[],
+    recordedAtMs: [] as number[],
+    recordedAt: [] as string[],
+    workflowId: [] as string[],
+    runId: [] as string[],
+    prevHash: [] as string[],
+    hash: [] as string[],
+  };
+  for (const { entry, payload, prevHash, hash, runId } of batch) {
+    cols.seq.push(entry.seq);
+    cols.format.push(entry.format);
+    cols.kind.push(entry.kind);
+    cols.agentDid.push(entry.agentDid);
+    cols.payloadHash.push(entry.payloadHash);
+    cols.payload.push(canonicalJson(payload));
+    cols.recordedAtMs.push(entry.recordedAtMs);
+    cols.recordedAt.push(new Date(entry.recordedAtMs).toISOString());
+    cols.workflowId.push(entry.workflowId);
+    cols.runId.push(runId);
+    cols.prevHash.push(prevHash);
+    cols.hash.push(hash);
+  }
+  const inserted = await tx.query<{ seq: string }>(
+    `INSERT INTO audit_entries (session_id, seq, format, kind, agent_did, payload_hash, payload, recorded_at_ms,
+                                recorded_at, workflow_id, run_id, prev_hash, hash)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::bigint[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[])
+     ON CONFLICT (session_id, seq) DO NOTHING
+     RETURNING seq`,
+    [
+      sessionId,
+      cols.seq,
+      cols.format,
+      cols.kind,
+      cols.agentDid,
+      cols.payloadHash,
+      cols.payload,
+      cols.recordedAtMs,
+      cols.recordedAt,
+      cols.workflowId,
+      cols.runId,
+      cols.prevHash,
+      cols.hash,
+    ],
+  );
+  const written = new Set(inserted.rows.map((row) => Number(row.seq)));
+  const existing = batch.filter((link) => !written.has(link.entry.seq));
+  if (existing.length > 0) {
+    const stored = await tx.query<{ seq: string; hash: string }>(
+      `SELECT seq, hash FROM audit_entries WHERE session_id = $1 AND seq = ANY($2::bigint[])`,
+      [sessionId, existing.map((link) => link.entry.seq)],
     );
-    const written = new Set(inserted.rows.map((row) => Number(row.seq)));
-    const existing = batch.filter((link) => !written.has(link.entry.seq));
-    if (existing.length > 0) {
-      const stored = await tx.query<{ seq: string; hash: string }>(
-        `SELECT seq, hash FROM audit_entries WHERE session_id = $1 AND seq = ANY($2::bigint[])`,
-        [sessionId, existing.map((link) => link.entry.seq)],
+    const storedHash = new Map(stored.rows.map((row) => [Number(row.seq), row.hash]));
+    const differing = existing.find((link) => storedHash.get(link.entry.seq) !== link.hash);
+    if (differing)
+      throw new ConflictFound(
+        await describeConflict(tx, sessionId, { link: differing, storedHash: storedHash.get(differing.entry.seq) }, [
+          ...written,
+        ]),
       );
-      const storedHash = new Map(stored.rows.map((row) => [Number(row.seq), row.hash]));
-      for (const link of existing) {
-        const found = storedHash.get(link.entry.seq);
-        if (found !== link.hash)
-          throw hvError(
-            ErrorType.ChainBroken,
-            `audit chain of session ${sessionId} already holds a different entry ${link.entry.seq}`,
-            { sessionId, seq: link.entry.seq, storedHash: found ?? null, hash: link.hash },
-          );
-      }
-    }
-    return { inserted: written.size, duplicates: existing.length };
-  });
+  }
+  return { inserted: written.size, duplicates: existing.length };
+}
+
+/** The stored chain from the conflicting link on; the rows this transaction just inserted (`ours`) are not in it. */
+async function describeConflict(
+  tx: Queryable,
+  sessionId: string,
+  { link, storedHash }: { link: ChainedEntry; storedHash: string | undefined },
+  ours: number[],
+): Promise<StoredConflict> {
+  const seq = link.entry.seq;
+  const head = await tx.query<{ seq: string; hash: string }>(
+    `SELECT seq, hash FROM audit_entries WHERE session_id = $1 AND seq <> ALL($2::bigint[]) ORDER BY seq DESC LIMIT 1`,
+    [sessionId, ours],
+  );
+  const writers = await tx.query<{ workflow_id: string; run_id: string }>(
+    `SELECT workflow_id, run_id FROM audit_entries WHERE session_id = $1 AND seq >= $2 AND seq <> ALL($3::bigint[])
+      GROUP BY workflow_id, run_id ORDER BY min(seq)`,
+    [sessionId, seq, ours],
+  );
+  const top = head.rows[0];
+  return {
+    seq,
+    storedHash: storedHash ?? '',
+    hash: link.hash,
+    head: top ? { seq: Number(top.seq), hash: top.hash } : { seq: 0, hash: '' },
+    writers: writers.rows.map((row) => ({ workflowId: row.workflow_id, runId: row.run_id })),
+  };
 }
 
 interface EntryRow {

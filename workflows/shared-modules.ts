@@ -11,6 +11,7 @@ import { z } from 'zod';
 import * as actions from '../domain/actions.js';
 import * as auditChain from '../domain/audit-chain.js';
 import * as auditPack from '../domain/audit-pack.js';
+import * as auditRebase from '../domain/audit-rebase.js';
 import * as auditVerify from '../domain/audit-verify.js';
 import * as breachDetector from '../domain/breach-detector.js';
 import * as elevation from '../domain/elevation.js';
@@ -56,6 +57,7 @@ const sharedModules: readonly object[] = [
   actions,
   auditChain,
   auditPack,
+  auditRebase,
   auditVerify,
   breachDetector,
   elevation,

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   AUDIT_FORMAT,
+  AUDIT_FORMAT_V1,
+  AUDIT_FORMAT_V2,
   GENESIS_HASH,
   appendEntry,
   batchProblem,
@@ -10,9 +12,12 @@ import {
   chainHash,
   entryHash,
   genesisHead,
+  hashedEntry,
   payloadDigest,
   sha256Hex,
+  withRunId,
   type AuditEntry,
+  type AuditFormat,
   type ChainHead,
   type ChainedEntry,
   type NewEntry,
@@ -33,9 +38,12 @@ interface GoldenFixture {
   vectors: GoldenVector[];
 }
 
-const golden = JSON.parse(
-  readFileSync(new URL('../fixtures/audit-golden-v1.json', import.meta.url), 'utf8'),
-) as GoldenFixture;
+const goldenFile = (name: string): GoldenFixture =>
+  JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as GoldenFixture;
+const goldens: Record<AuditFormat, GoldenFixture> = {
+  [AUDIT_FORMAT_V1]: goldenFile('audit-golden-v1.json'),
+  [AUDIT_FORMAT_V2]: goldenFile('audit-golden-v2.json'),
+};
 
 /** SHA-256 of the UTF-8 bytes of `text`, computed by node:crypto only. */
 const nodeSha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -127,16 +135,19 @@ describe('audit chain primitives', () => {
   });
 });
 
-describe('golden vectors hv-audit-v1', () => {
-  it('describes the current format', () => {
-    expect(golden.format).toBe(AUDIT_FORMAT);
+describe.each([AUDIT_FORMAT_V1, AUDIT_FORMAT_V2] as const)('golden vectors %s', (format) => {
+  const golden = goldens[format];
+
+  it('describes its format; new entries are written in v2', () => {
+    expect(golden.format).toBe(format);
     expect(golden.vectors.length).toBeGreaterThan(0);
+    expect(AUDIT_FORMAT).toBe(AUDIT_FORMAT_V2);
   });
 
   it('reproduces every canonical text and hash when the inputs are appended in order from genesis', () => {
     let head = genesisHead();
     golden.vectors.forEach((vector, i) => {
-      const { head: next, chained } = appendEntry(head, vector.input);
+      const { head: next, chained } = appendEntry(head, { ...vector.input, format });
       expect(chained.entry.seq).toBe(i + 1);
       expect(canonicalJson(chained.payload)).toBe(vector.canonicalPayload);
       expect(chained.entry.payloadHash).toBe(vector.payloadHash);
@@ -144,6 +155,7 @@ describe('golden vectors hv-audit-v1', () => {
       expect(canonicalJson(chained.entry)).toBe(vector.canonicalEntry);
       expect(chained.prevHash).toBe(vector.prevHash);
       expect(chained.hash).toBe(vector.hash);
+      expect(chained.runId).toBe(vector.input.runId);
       expect(next).toEqual({ seq: i + 1, hash: vector.hash });
       head = next;
     });
@@ -156,10 +168,46 @@ describe('golden vectors hv-audit-v1', () => {
       expect(nodeSha256(vector.canonicalPayload)).toBe(vector.payloadHash);
       expect(nodeSha256(`${vector.prevHash}\n${vector.canonicalEntry}`)).toBe(vector.hash);
       // The canonical entry binds the payload hash, not the payload.
-      expect(JSON.parse(vector.canonicalEntry)).toMatchObject({ payloadHash: vector.payloadHash });
+      expect(JSON.parse(vector.canonicalEntry)).toMatchObject({ payloadHash: vector.payloadHash, format });
       expect(JSON.parse(vector.canonicalEntry)).not.toHaveProperty('payload');
       prevHash = vector.hash;
     }
+  });
+});
+
+describe('hv-audit-v2 against hv-audit-v1', () => {
+  it('hashes the same fields except the run id', () => {
+    const v2 = goldens[AUDIT_FORMAT_V2].vectors;
+    goldens[AUDIT_FORMAT_V1].vectors.forEach((v1, i) => {
+      const { runId, ...rest } = JSON.parse(v1.canonicalEntry) as Record<string, unknown>;
+      expect(runId).toBe(v1.input.runId);
+      expect(JSON.parse(v2[i]!.canonicalEntry)).toEqual({ ...rest, format: AUDIT_FORMAT_V2 });
+    });
+  });
+
+  it('gives the same link for the same entry recorded by another run, in v2 only', () => {
+    const [a, b] = [input(0, { runId: 'run-a' }), input(0, { runId: 'run-b' })];
+    const v2 = [appendEntry(genesisHead(), a).chained, appendEntry(genesisHead(), b).chained];
+    expect(v2[0]!.hash).toBe(v2[1]!.hash);
+    expect(v2.map((l) => l.runId)).toEqual(['run-a', 'run-b']);
+    const v1 = [a, b].map((e) => appendEntry(genesisHead(), { ...e, format: AUDIT_FORMAT_V1 }).chained);
+    expect(v1[0]!.hash).not.toBe(v1[1]!.hash);
+  });
+
+  it('rebuilds each format from its fields and knows no third', () => {
+    const v1 = appendEntry(genesisHead(), { ...input(0), format: AUDIT_FORMAT_V1 }).chained;
+    const v2 = appendEntry(genesisHead(), input(0)).chained;
+    const fields = (link: ChainedEntry) => ({ ...link.entry, runId: link.runId, extra: 'ignored' });
+    expect(hashedEntry(SESSION, fields(v1))).toEqual(v1.entry);
+    expect(hashedEntry(SESSION, fields(v2))).toEqual(v2.entry);
+    expect(hashedEntry(SESSION, { ...fields(v2), format: 'hv-audit-v3' })).toBeNull();
+  });
+
+  it('gives a link carried from a run before v2 its run id from its v1 entry', () => {
+    const { runId: _runId, ...legacy } = appendEntry(genesisHead(), { ...input(0), format: AUDIT_FORMAT_V1 }).chained;
+    expect(withRunId(legacy)).toEqual({ ...legacy, runId: 'run-1' });
+    const current = appendEntry(genesisHead(), input(0)).chained;
+    expect(withRunId(current)).toBe(current);
   });
 });
 
@@ -181,10 +229,27 @@ describe('appendEntry', () => {
     expect(head).toEqual({ seq: 4, hash: links[3]?.hash });
   });
 
-  it('builds the entry from the input fields, the format tag and the payload hash', () => {
+  it('builds the entry from the input fields, the format tag and the payload hash; the run id goes beside it', () => {
     const { chained } = appendEntry({ seq: 41, hash: 'a'.repeat(64) }, input(3));
     expect(chained.entry).toEqual({
-      format: AUDIT_FORMAT,
+      format: AUDIT_FORMAT_V2,
+      sessionId: SESSION,
+      seq: 42,
+      kind: 'decision',
+      agentDid: 'did:mesh:a3',
+      payloadHash: payloadDigest(input(3).payload),
+      recordedAtMs: 1_700_000_000_003,
+      workflowId: `session:${SESSION}`,
+    } satisfies AuditEntry);
+    expect(chained.runId).toBe('run-1');
+    expect(chained.payload).toEqual(input(3).payload);
+    expect(chained.hash).toBe(entryHash('a'.repeat(64), chained.entry));
+  });
+
+  it('still writes a v1 entry, with the run id hashed, when asked to', () => {
+    const { chained } = appendEntry({ seq: 41, hash: 'a'.repeat(64) }, { ...input(3), format: AUDIT_FORMAT_V1 });
+    expect(chained.entry).toEqual({
+      format: AUDIT_FORMAT_V1,
       sessionId: SESSION,
       seq: 42,
       kind: 'decision',
@@ -194,7 +259,7 @@ describe('appendEntry', () => {
       workflowId: `session:${SESSION}`,
       runId: 'run-1',
     } satisfies AuditEntry);
-    expect(chained.payload).toEqual(input(3).payload);
+    expect(chained.runId).toBe('run-1');
     expect(chained.hash).toBe(entryHash('a'.repeat(64), chained.entry));
   });
 
@@ -226,23 +291,32 @@ describe('appendEntry', () => {
     expect(entryHash(purged.prevHash, purged.entry)).toBe(chained.hash);
   });
 
-  it('changes the link hash when any hashed entry field changes', () => {
-    const { chained } = appendEntry(genesisHead(), input(0));
-    const variants: Array<Partial<AuditEntry>> = [
-      { sessionId: 'other' },
-      { seq: 2 },
-      { kind: 'leave' },
-      { agentDid: 'did:mesh:x' },
-      { payloadHash: '0'.repeat(64) },
-      { recordedAtMs: chained.entry.recordedAtMs + 1 },
-      { workflowId: 'session:other' },
-      { runId: 'run-2' },
-    ];
-    for (const change of variants) {
-      expect(entryHash(GENESIS_HASH, { ...chained.entry, ...change })).not.toBe(chained.hash);
-    }
-    expect(entryHash('f'.repeat(64), chained.entry)).not.toBe(chained.hash);
-  });
+  it.each([AUDIT_FORMAT_V1, AUDIT_FORMAT_V2] as const)(
+    'changes the %s link hash when any hashed field changes',
+    (format) => {
+      const { chained } = appendEntry(genesisHead(), { ...input(0), format });
+      const variants: Array<Record<string, unknown>> = [
+        { sessionId: 'other' },
+        { seq: 2 },
+        { kind: 'leave' },
+        { agentDid: 'did:mesh:x' },
+        { payloadHash: '0'.repeat(64) },
+        { recordedAtMs: chained.entry.recordedAtMs + 1 },
+        { workflowId: 'session:other' },
+        { format: format === AUDIT_FORMAT_V1 ? AUDIT_FORMAT_V2 : AUDIT_FORMAT_V1 },
+        ...(format === AUDIT_FORMAT_V1 ? [{ runId: 'run-2' }] : []),
+      ];
+      for (const change of variants) {
+        const fields = { ...chained.entry, runId: chained.runId, ...change };
+        const changed = hashedEntry(fields.sessionId, fields)!;
+        expect(entryHash(GENESIS_HASH, changed), JSON.stringify(change)).not.toBe(chained.hash);
+      }
+      expect(entryHash('f'.repeat(64), chained.entry)).not.toBe(chained.hash);
+      // The run id beside a v2 entry is provenance, not content.
+      const otherRun = hashedEntry(SESSION, { ...chained.entry, runId: 'run-2' })!;
+      expect(entryHash(GENESIS_HASH, otherRun) === chained.hash).toBe(format === AUDIT_FORMAT_V2);
+    },
+  );
 });
 
 describe('batchProblem', () => {
@@ -298,6 +372,27 @@ describe('batchProblem', () => {
     const entry = { ...links[0]!.entry, format: 'hv-audit-v0' } as unknown as AuditEntry;
     links[0] = { ...links[0]!, entry, hash: entryHash(GENESIS_HASH, entry) };
     expect(batchProblem(SESSION, links)).toBe('entry 1 has unknown format hv-audit-v0');
+  });
+
+  it('accepts a batch whose v1 entries are followed by v2 entries (a session that ran across the upgrade)', () => {
+    const first = chainOf([input(0), input(1)].map((e) => ({ ...e, format: AUDIT_FORMAT_V1 })));
+    const rest = chainOf([input(2), input(3)], first.head);
+    const links = [...first.links, ...rest.links];
+    expect(links.map((l) => l.entry.format)).toEqual(['hv-audit-v1', 'hv-audit-v1', 'hv-audit-v2', 'hv-audit-v2']);
+    expect(batchProblem(SESSION, links)).toBeNull();
+  });
+
+  it('refuses a v2 link whose hash covers a field v2 does not hash', () => {
+    const links = threeLinks();
+    const smuggled = { ...links[0]!.entry, runId: 'run-1' } as unknown as AuditEntry;
+    links[0] = { ...links[0]!, entry: smuggled, hash: entryHash(GENESIS_HASH, smuggled) };
+    expect(batchProblem(SESSION, links)).toBe('entry 1: hash does not recompute');
+  });
+
+  it('refuses a v1 link whose hashed run id is not the one recorded beside it', () => {
+    const links = chainOf([{ ...input(0), format: AUDIT_FORMAT_V1 }]).links;
+    links[0] = { ...links[0]!, runId: 'run-2' };
+    expect(batchProblem(SESSION, links)).toBe('entry 1: its hashed run id is not the run id recorded beside it');
   });
 
   it('reports the first problem in batch order', () => {

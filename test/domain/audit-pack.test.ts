@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { appendEntry, genesisHead, type ChainedEntry, type ChainHead } from '../../domain/audit-chain.js';
-import { packBatch, unpackBatch } from '../../domain/audit-pack.js';
+import {
+  AUDIT_FORMAT_V1,
+  appendEntry,
+  genesisHead,
+  type AuditFormat,
+  type ChainedEntry,
+  type ChainHead,
+} from '../../domain/audit-chain.js';
+import { packBatch, sameFormatRun, unpackBatch } from '../../domain/audit-pack.js';
 import { nativeSha256Hex } from '../../store/audit-crypto.js';
 
-function chain(n: number, runOf: (i: number) => string = () => 'run-1'): ChainedEntry[] {
+function chain(
+  n: number,
+  runOf: (i: number) => string = () => 'run-1',
+  formatOf: (i: number) => AuditFormat | undefined = () => undefined,
+): ChainedEntry[] {
   let head: ChainHead = genesisHead();
   return Array.from({ length: n }, (_, i) => {
     const next = appendEntry(head, {
@@ -14,6 +25,7 @@ function chain(n: number, runOf: (i: number) => string = () => 'run-1'): Chained
       recordedAtMs: 1_000 + i,
       workflowId: 'session:ss-pack',
       runId: runOf(i),
+      format: formatOf(i),
     });
     head = next.head;
     return next.chained;
@@ -28,6 +40,32 @@ describe('packed audit batches', () => {
     expect(packed.links[15]).toHaveLength(6);
     expect(unpackBatch('ss-pack', packed, nativeSha256Hex)).toEqual({ links });
     expect(JSON.stringify(packed).length).toBeLessThan(JSON.stringify(links).length / 2);
+  });
+
+  it('state a v2 batch format once, and pack v1 links (a run from before v2) exactly as before', () => {
+    const v2 = packBatch(chain(3));
+    expect(v2.format).toBe('hv-audit-v2');
+    const v1Links = chain(
+      30,
+      (i) => (i < 20 ? 'run-1' : 'run-2'),
+      () => AUDIT_FORMAT_V1,
+    );
+    const v1 = packBatch(v1Links);
+    expect(Object.keys(v1).sort()).toEqual(['headHash', 'links', 'prevHash', 'runId', 'workflowId']);
+    expect(unpackBatch('ss-pack', v1, nativeSha256Hex)).toEqual({ links: v1Links });
+    // A v2 batch claimed as v1 rebuilds to other hashes and is refused.
+    const { format: _format, ...unlabelled } = v2;
+    expect(unpackBatch('ss-pack', unlabelled, nativeSha256Hex)).toHaveProperty('problem');
+  });
+
+  it('hold one format: a run of v1 links is cut where the v2 links begin', () => {
+    const links = chain(10, undefined, (i) => (i < 4 ? AUDIT_FORMAT_V1 : undefined));
+    expect(sameFormatRun(links)).toBe(4);
+    expect(sameFormatRun(links.slice(4))).toBe(6);
+    expect(sameFormatRun([])).toBe(0);
+    const [first, rest] = [links.slice(0, 4), links.slice(4)];
+    expect(unpackBatch('ss-pack', packBatch(first), nativeSha256Hex)).toEqual({ links: first });
+    expect(unpackBatch('ss-pack', packBatch(rest), nativeSha256Hex)).toEqual({ links: rest });
   });
 
   it('refuse a batch whose rebuilt chain does not end at the head the session computed', () => {

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AUDIT_FORMAT,
+  AUDIT_FORMAT_V1,
   appendEntry,
   canonicalJson,
   entryHash,
   genesisHead,
+  hashedEntry,
   sha256Hex,
   type AuditEntry,
   type ChainHead,
   type ChainedEntry,
   type NewEntry,
 } from '../../domain/audit-chain.js';
+import { rebasePending } from '../../domain/audit-rebase.js';
 import {
   ChainVerifier,
   MAX_REPORTED_PROBLEMS,
@@ -48,7 +50,7 @@ function toRow(link: ChainedEntry): StoredEntry {
     payload: canonicalJson(link.payload),
     recordedAtMs: entry.recordedAtMs,
     workflowId: entry.workflowId,
-    runId: entry.runId,
+    runId: link.runId,
     prevHash: link.prevHash,
     hash: link.hash,
   };
@@ -74,20 +76,8 @@ const inputs = (n: number): NewEntry[] => Array.from({ length: n }, (_, i) => in
 /** A fresh, intact chain of `n` entries. */
 const intact = (n = 10) => chainOf(inputs(n));
 
-/** The hashed entry a stored row stands for. */
-function entryOf(row: StoredEntry): AuditEntry {
-  return {
-    format: AUDIT_FORMAT,
-    sessionId: SESSION,
-    seq: row.seq,
-    kind: row.kind,
-    agentDid: row.agentDid,
-    payloadHash: row.payloadHash,
-    recordedAtMs: row.recordedAtMs,
-    workflowId: row.workflowId,
-    runId: row.runId,
-  };
-}
+/** The hashed entry a stored row stands for, in the row's format. */
+const entryOf = (row: StoredEntry): AuditEntry => hashedEntry(SESSION, row)!;
 
 /** What an attacker with write access does: re-links `row` after `prevHash` with a correct hash. */
 const rehash = (row: StoredEntry, prevHash: string): StoredEntry => ({
@@ -481,7 +471,7 @@ describe('ChainVerifier reporting', () => {
 
   it('orders problems by seq with seq-less problems last', () => {
     const { rows, head } = intact();
-    const tampered = rows.filter((r) => r.seq !== 8).map((r) => (r.seq === 3 ? { ...r, runId: 'x' } : r));
+    const tampered = rows.filter((r) => r.seq !== 8).map((r) => (r.seq === 3 ? { ...r, agentDid: 'x' } : r));
     const result = verify(tampered, [commitment(10, head.hash), commitment(11, 'e'.repeat(64), 'invalid')]);
     expect(kinds(result)).toEqual([
       { kind: 'modified', seq: 3 },
@@ -489,5 +479,85 @@ describe('ChainVerifier reporting', () => {
       { kind: 'bad_signature', seq: null },
     ]);
     expect(result.firstBad).toEqual(result.problems[0]);
+  });
+});
+
+describe('ChainVerifier across formats', () => {
+  const v1 = (seq: number, runId = 'run-a'): NewEntry => ({ ...input(seq, { runId }), format: AUDIT_FORMAT_V1 });
+
+  it('verifies v1 entries followed by v2 entries, each in its own format', () => {
+    const old = chainOf([1, 2, 3, 4].map((seq) => v1(seq)));
+    const { rows, head } = chainOf(
+      [5, 6, 7].map((seq) => input(seq, { runId: 'run-b' })),
+      old.head,
+    );
+    const all = [...old.rows, ...rows];
+    const formats = ['v1', 'v1', 'v1', 'v1', 'v2', 'v2', 'v2'].map((v) => `hv-audit-${v}`);
+    expect(all.map((r) => r.format)).toEqual(formats);
+    expect(verify(all, [commitment(7, head.hash)])).toMatchObject({ ok: true, entries: 7, problems: [] });
+  });
+
+  it('binds the run id of a v1 row, and records the run id of a v2 row without hashing it', () => {
+    const old = chainOf([1, 2, 3].map((seq) => v1(seq)));
+    const { rows } = chainOf(
+      [4, 5].map((seq) => input(seq)),
+      old.head,
+    );
+    const all = [...old.rows, ...rows];
+    const changed = (seq: number) => all.map((r) => (r.seq === seq ? { ...r, runId: 'run-x' } : r));
+    expect(kinds(verify(changed(2)))).toEqual([{ kind: 'modified', seq: 2 }]);
+    expect(verify(changed(4)).ok).toBe(true);
+  });
+
+  it('reports a row whose format was switched as modified', () => {
+    const { rows } = chainOf([1, 2, 3].map((seq) => v1(seq)));
+    const switched = rows.map((r) => (r.seq === 2 ? { ...r, format: 'hv-audit-v2' } : r));
+    expect(kinds(verify(switched))).toEqual([{ kind: 'modified', seq: 2 }]);
+  });
+});
+
+describe('ChainVerifier on a chain rebased after a reset', () => {
+  /**
+   * Run A stored entries 1–6; a reset gave run B the history up to entry 4, and B recorded 5–7 of its own. B rebases
+   * them after A's head: marker at 7, B's entries at 8–10.
+   */
+  function resetChain() {
+    const prefix = chainOf(inputs(4));
+    const abandoned = chainOf(
+      [5, 6].map((seq) => input(seq, { kind: 'abandoned' })),
+      prefix.head,
+    );
+    const pending: ChainedEntry[] = [];
+    let head = prefix.head;
+    for (const seq of [5, 6, 7]) {
+      const out = appendEntry(head, input(seq, { runId: 'run-b' }));
+      head = out.head;
+      pending.push(out.chained);
+    }
+    const rebased = rebasePending(
+      pending,
+      { fromSeq: 5, head: abandoned.head, runIds: ['run-a'] },
+      { sessionId: SESSION, recordedAtMs: 1_735_689_700_000, workflowId: `session:${SESSION}`, runId: 'run-b' },
+    );
+    return { rows: [...prefix.rows, ...abandoned.rows, ...rebased.links.map(toRow)], rebased };
+  }
+
+  it('verifies from genesis to the new head, abandoned entries included, and says what was abandoned', () => {
+    const { rows, rebased } = resetChain();
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const result = verify(rows, [commitment(10, rebased.head.hash)]);
+    expect(result).toMatchObject({ ok: true, entries: 10, head: rebased.head.hash, problems: [] });
+    expect(result.warnings).toEqual([
+      'entry 7 (chain_rebased): entries 5–6, recorded by run run-a, were abandoned by a reset of the workflow; ' +
+        "the reset run's entries continue after them",
+    ]);
+  });
+
+  it('still says a rebase happened once the marker payload is purged', () => {
+    const { rows } = resetChain();
+    const purged = rows.map((r) => (r.seq === 7 ? { ...r, payload: null } : r));
+    const result = verify(purged);
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toContain('entry 7 records a rebase after a workflow reset (its payload is not readable)');
   });
 });

@@ -15,13 +15,18 @@ async function fixtures(): Promise<Array<{ name: string; history: unknown }>> {
 }
 
 describe('replay of recorded session histories', () => {
+  // The `-audit-v1` session histories were recorded before the `hv-audit-v2` patch and are never re-recorded: they
+  // prove that a run that started writing v1 entries still replays (without the patch marker) under today's code.
   it('has fixtures for sessions (full, timeout, continue-as-new), a retention pass, a compensated saga and an agent', async () => {
     expect((await fixtures()).map((f) => f.name)).toEqual([
       'agent-kill-switch.json',
       'audit-retention.json',
       'saga-compensated.json',
+      'session-continued-audit-v1.json',
       'session-continued.json',
+      'session-full-audit-v1.json',
       'session-full.json',
+      'session-timeout-audit-v1.json',
       'session-timeout.json',
     ]);
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { readCommitment, streamAuditEntries } from '../../store/audit.js';
+import { insertAuditBatch, readCommitment, streamAuditEntries } from '../../store/audit.js';
 import { checkpointFile, readCheckpoints } from '../../store/checkpoint-sink.js';
 import { verifyAuditChain } from '../../client/audit.js';
 import { appendEntry, genesisHead, type ChainedEntry, type ChainHead } from '../../domain/audit-chain.js';
@@ -12,8 +12,16 @@ import { tamper, testActivities, testCheckpointDir, testPool, trustedTestKeys } 
 
 const BASE_MS = Date.now();
 
-/** A chain of `n` entries for a fresh session, as the session workflow would hand it over. */
-function chainOf(n: number, sessionId = `store-${randomUUID()}`, runId = 'run-1') {
+/**
+ * A chain of `n` entries for a fresh session, as the session workflow would hand it over. Another `variant` is
+ * another writer's content at the same positions.
+ */
+function chainOf(
+  n: number,
+  sessionId = `store-${randomUUID()}`,
+  runId = 'run-1',
+  { variant = 0, workflowId = `session:${sessionId}` } = {},
+) {
   let head = genesisHead();
   const links: ChainedEntry[] = [];
   for (let i = 0; i < n; i++) {
@@ -22,8 +30,8 @@ function chainOf(n: number, sessionId = `store-${randomUUID()}`, runId = 'run-1'
       kind: i % 2 ? 'decision' : 'join',
       agentDid: `did:mesh:a${i}`,
       payload: { i, text: 'null byte \u0000 and ünïcode', nested: { b: [1, 2.5], a: null } },
-      recordedAtMs: BASE_MS + i,
-      workflowId: `session:${sessionId}`,
+      recordedAtMs: BASE_MS + i + variant,
+      workflowId,
       runId,
     });
     head = out.head;
@@ -85,12 +93,88 @@ describe('appendAuditEntries on the real database', () => {
     const { sessionId, links } = chainOf(5);
     await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 3), checkpoint: false });
     // Another writer's chain for the same session id: same positions, different content.
-    const rival = chainOf(5, sessionId, 'rival-run').links;
+    const rival = chainOf(5, sessionId, 'rival-run', { variant: 1 }).links;
     expect(await failureType(acts.appendAuditEntries({ sessionId, entries: rival, checkpoint: false }))).toBe(
       ErrorType.ChainBroken,
     );
     // Entries 4 and 5 of the rival batch were rolled back with it.
     expect(await storedSeqs(sessionId)).toEqual([1, 2, 3]);
+  });
+
+  it('keeps an entry another run recorded identically as a duplicate: a v2 hash does not depend on the run', async () => {
+    const { sessionId, links } = chainOf(3);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    const replayed = chainOf(4, sessionId, 'run-after-reset').links;
+    expect(await acts.appendAuditEntries({ sessionId, entries: replayed, checkpoint: false })).toEqual({
+      inserted: 1,
+      duplicates: 3,
+    });
+    const runIds = [];
+    for await (const row of streamAuditEntries(testPool(), sessionId)) runIds.push(row.runId);
+    expect(runIds).toEqual(['run-1', 'run-1', 'run-1', 'run-after-reset']);
+  });
+
+  it('describes the stored chain from the first differing position on, and writes nothing', async () => {
+    const { sessionId, links } = chainOf(6);
+    await insertAuditBatch(testPool(), sessionId, links.slice(0, 3));
+    await insertAuditBatch(testPool(), sessionId, chainOf(6, sessionId, 'run-2').links.slice(3));
+    // Run 3 shares entries 1–3, then records entries 4–8 of its own.
+    let head: ChainHead = { seq: 3, hash: links[2]!.hash };
+    const own = Array.from({ length: 5 }, (_, i) => {
+      const out = appendEntry(head, {
+        sessionId,
+        kind: 'decision',
+        agentDid: null,
+        payload: { own: i },
+        recordedAtMs: BASE_MS + 100 + i,
+        workflowId: `session:${sessionId}`,
+        runId: 'run-3',
+      });
+      head = out.head;
+      return out.chained;
+    });
+    const outcome = await insertAuditBatch(testPool(), sessionId, [...links.slice(1, 3), ...own]);
+    expect(outcome).toEqual({
+      conflict: {
+        seq: 4,
+        storedHash: links[3]!.hash,
+        hash: own[0]!.hash,
+        head: { seq: 6, hash: links[5]!.hash },
+        writers: [{ workflowId: `session:${sessionId}`, runId: 'run-2' }],
+      },
+    });
+    expect(await storedSeqs(sessionId)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('keeps every conflict it cannot show to be a reset of the same session ChainBroken', async () => {
+    const storedRun = randomUUID();
+    const { sessionId, links } = chainOf(4, undefined, storedRun);
+    await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });
+    const attempt = (entries: ChainedEntry[], firstRunId: string | undefined = storedRun) =>
+      failureType(
+        acts.appendAuditEntries({ sessionId, entries, checkpoint: false, ...(firstRunId ? { firstRunId } : {}) }),
+      );
+    // The same run writing something else at a stored position.
+    expect(await attempt(chainOf(4, sessionId, storedRun, { variant: 1 }).links)).toBe(ErrorType.ChainBroken);
+    // Another workflow id.
+    const other = chainOf(4, sessionId, randomUUID(), { variant: 1, workflowId: 'session:elsewhere' }).links;
+    expect(await attempt(other)).toBe(ErrorType.ChainBroken);
+    // Another run: from a session before v2 (no first run id), or one Temporal cannot place in this execution.
+    const rival = chainOf(4, sessionId, randomUUID(), { variant: 1 }).links;
+    expect(await attempt(rival, undefined)).toBe(ErrorType.ChainBroken);
+    expect(await attempt(rival)).toBe(ErrorType.ChainBroken);
+    expect(await storedSeqs(sessionId)).toEqual([1, 2, 3, 4]);
+    // A stored run id that is no run id at all.
+    const legacy = chainOf(2, undefined, 'not-a-run-id');
+    await acts.appendAuditEntries({ sessionId: legacy.sessionId, entries: legacy.links, checkpoint: false });
+    const rivalOfLegacy = chainOf(2, legacy.sessionId, randomUUID(), { variant: 1 }).links;
+    const refused = acts.appendAuditEntries({
+      sessionId: legacy.sessionId,
+      entries: rivalOfLegacy,
+      checkpoint: false,
+      firstRunId: 'not-a-run-id',
+    });
+    expect(await failureType(refused)).toBe(ErrorType.ChainBroken);
   });
 
   it('refuses a batch whose links do not recompute, before touching the table', async () => {

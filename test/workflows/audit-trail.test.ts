@@ -3,7 +3,7 @@ import type { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamAuditEntries } from '../../store/audit.js';
 import type { SessionHandle } from '../../client/hypervisor-client.js';
-import { entryHash, payloadDigest, type AuditEntry, type Json } from '../../domain/audit-chain.js';
+import { entryHash, hashedEntry, payloadDigest, type Json } from '../../domain/audit-chain.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
 import { SESSION_WORKFLOW_TYPE, sessionWorkflowId } from '../../workflows/messages.js';
@@ -245,9 +245,9 @@ describe('tamper detection on the real database', () => {
   it('catches a forged row inserted in the middle at the first row it displaced', async () => {
     const { report, n } = await tampered(async (id) => {
       const [prev] = (await storedRows(id)).filter((r) => r.seq === 4);
-      const forged: AuditEntry = {
-        format: 'hv-audit-v1',
-        sessionId: id,
+      // Forged in the format of the rows around it.
+      const forged = hashedEntry(id, {
+        format: prev!.format,
         seq: 5,
         kind: 'decision',
         agentDid: 'did:mesh:forger',
@@ -255,22 +255,23 @@ describe('tamper detection on the real database', () => {
         recordedAtMs: prev!.recordedAtMs + 1,
         workflowId: prev!.workflowId,
         runId: prev!.runId,
-      };
+      })!;
       await tamper(async (db) => {
         await db.query(`UPDATE audit_entries SET seq = seq + 1000 WHERE session_id = $1 AND seq >= 5`, [id]);
         await db.query(`UPDATE audit_entries SET seq = seq - 999 WHERE session_id = $1 AND seq > 1000`, [id]);
         await db.query(
           `INSERT INTO audit_entries (session_id, seq, format, kind, agent_did, payload_hash, payload, recorded_at_ms,
                                       recorded_at, workflow_id, run_id, prev_hash, hash)
-           VALUES ($1, 5, 'hv-audit-v1', 'decision', 'did:mesh:forger', $2, '{"allowed":true}', $3, now(), $4, $5, $6, $7)`,
+           VALUES ($1, 5, $8, 'decision', 'did:mesh:forger', $2, '{"allowed":true}', $3, now(), $4, $5, $6, $7)`,
           [
             id,
             forged.payloadHash,
             forged.recordedAtMs,
             forged.workflowId,
-            forged.runId,
+            prev!.runId,
             prev!.hash,
             entryHash(prev!.hash, forged),
+            forged.format,
           ],
         );
       });
@@ -294,17 +295,8 @@ describe('tamper detection on the real database', () => {
       await tamper(async (db) => {
         for (const row of rows.slice(fromSeq - 1)) {
           const payload = row.seq === fromSeq ? '{"allowed":true,"rewritten":true}' : row.payload!;
-          const entry: AuditEntry = {
-            format: 'hv-audit-v1',
-            sessionId: id,
-            seq: row.seq,
-            kind: row.kind,
-            agentDid: row.agentDid,
-            payloadHash: payloadDigest(JSON.parse(payload) as Json),
-            recordedAtMs: row.recordedAtMs,
-            workflowId: row.workflowId,
-            runId: row.runId,
-          };
+          // Recomputed in each row's own format, as an attacker who read the verifier would.
+          const entry = hashedEntry(id, { ...row, payloadHash: payloadDigest(JSON.parse(payload) as Json) })!;
           const hash = entryHash(prevHash, entry);
           await db.query(
             `UPDATE audit_entries SET payload = $3, payload_hash = $4, prev_hash = $5, hash = $6

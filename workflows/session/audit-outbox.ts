@@ -1,6 +1,14 @@
 import * as wf from '@temporalio/workflow';
-import type { ChainedEntry } from '../../domain/audit-chain.js';
-import { packBatch } from '../../domain/audit-pack.js';
+import {
+  AUDIT_FORMAT_V1,
+  AUDIT_FORMAT_V2,
+  withRunId,
+  type AuditFormat,
+  type ChainedEntry,
+  type StoredLink,
+} from '../../domain/audit-chain.js';
+import { packBatch, sameFormatRun } from '../../domain/audit-pack.js';
+import { rebasePending, type RebaseResult, type StoredBranch } from '../../domain/audit-rebase.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
 import { AUDIT_BATCH_BYTES, CARRY_BUDGET, QUERY_ANSWER_BYTES, jsonBytes } from '../../domain/limits.js';
 import type { AgentReport } from '../../activities/audit.js';
@@ -29,6 +37,11 @@ export interface AuditOutbox {
   pending: ChainedEntry[];
   persistedSeq: number;
   fault: string | null;
+  /**
+   * Set once a run of this session writes v2: continue-as-new carries it, so the next run keeps v2 without a patch
+   * marker of its own. Absent (a run that writes v1, or a run before v2), the next run decides afresh.
+   */
+  format?: typeof AUDIT_FORMAT_V2;
   /** Decisions on their way to their identities' kill-switch windows, sent with the next flush (absent before). */
   decisions?: AgentDecision[];
   /** The session's decision counter: the last `n` given to a reported decision. */
@@ -37,6 +50,30 @@ export interface AuditOutbox {
 
 /** A decision of one agent, reported to its identity's window. */
 export type AgentDecision = ReportedDecision & { agentDid: string };
+
+/** What the outbox carried by a run before v2 holds: links whose run id is only inside their v1 entry. */
+export type CarriedOutbox = Omit<AuditOutbox, 'pending'> & { pending: StoredLink[] };
+
+/**
+ * The patch that switched new runs to `hv-audit-v2` (docs/DESIGN.md §5.1, §11). A run that started before it replays
+ * without the marker and keeps writing the v1 entries it wrote then; a run that starts after it records the marker.
+ */
+export const AUDIT_V2_PATCH = 'hv-audit-v2';
+
+/**
+ * The format this run writes. Decided once, when the run starts: a v2 decision carried by continue-as-new stands,
+ * otherwise the patch decides (and records its marker). A run replaying a history recorded before the patch gets
+ * false, as it must: its entries were v1.
+ */
+function runFormat(carried: CarriedOutbox | undefined): AuditFormat {
+  if (carried?.format === AUDIT_FORMAT_V2) return AUDIT_FORMAT_V2;
+  return wf.patched(AUDIT_V2_PATCH) ? AUDIT_FORMAT_V2 : AUDIT_FORMAT_V1;
+}
+
+/** Where the run keeps its chain head; a rebase moves it (and the commitment, once the session has closed). */
+export interface ChainPort {
+  rebased(result: RebaseResult): void;
+}
 
 /** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
 export const RECENT_ENTRIES = 100;
@@ -69,6 +106,8 @@ export const AUDIT_FLUSH_INTERVAL_MS = 250;
 export class AuditTrail {
   readonly recent: ChainedEntry[];
   readonly outbox: AuditOutbox;
+  /** The format this run's entries are written in (see {@link runFormat}). */
+  readonly format: AuditFormat;
   /** A batch is on its way to the store: continue-as-new waits for it to land. */
   flushing = false;
   /** Flush without waiting for the interval (the session is closing). */
@@ -79,15 +118,23 @@ export class AuditTrail {
 
   constructor(
     private readonly sessionId: string,
-    carried: { recent?: ChainedEntry[] | undefined; audit?: AuditOutbox | undefined },
+    carried: { recent?: StoredLink[] | undefined; audit?: CarriedOutbox | undefined },
+    private readonly chain: ChainPort,
   ) {
-    this.recent = [...(carried.recent ?? [])];
+    // Links carried from a run before v2 have their run id only inside their entry; every link gets it beside.
+    this.recent = (carried.recent ?? []).map(withRunId);
     this.outbox = carried.audit
-      ? { ...carried.audit, pending: [...carried.audit.pending], decisions: [...(carried.audit.decisions ?? [])] }
+      ? {
+          ...carried.audit,
+          pending: carried.audit.pending.map(withRunId),
+          decisions: [...(carried.audit.decisions ?? [])],
+        }
       : { pending: [], persistedSeq: 0, fault: null, decisions: [], reported: 0 };
+    this.format = runFormat(carried.audit);
+    if (this.format === AUDIT_FORMAT_V2) this.outbox.format = AUDIT_FORMAT_V2;
     this.sizes = this.outbox.pending.map(jsonBytes);
-    this.pendingBytes =
-      this.sizes.reduce((a, b) => a + b, 0) + (this.outbox.decisions ?? []).reduce((a, d) => a + reportBytes(d), 0);
+    this.pendingBytes = 0;
+    this.recount();
   }
 
   /**
@@ -172,16 +219,24 @@ export class AuditTrail {
       );
       if (!full() && !this.urgent) await wf.condition(() => full() || this.urgent || paused(), AUDIT_FLUSH_INTERVAL_MS);
       if (paused()) continue;
+      // One format per batch: only the flush where a session's v1 entries give way to v2 ones is cut short.
       const batch = outbox.pending.slice(0, this.batchLength());
+      batch.length = sameFormatRun(batch);
       const reported = decisions().slice(0, AUDIT_BATCH_SIZE);
       this.flushing = true;
       try {
-        await audit.appendAuditEntries({
+        const result = await audit.appendAuditEntries({
           sessionId: this.sessionId,
+          firstRunId: wf.workflowInfo().firstExecutionRunId,
           ...(batch.length > 0 ? { packed: packBatch(batch) } : {}),
           checkpoint: checkpoint() && batch.length > 0,
           reports: byAgent(reported),
         });
+        // Nothing was written: the batch met the entries a reset abandoned. Its decisions go with the next flush.
+        if (result.rebase) {
+          this.rebase(result.rebase);
+          continue;
+        }
         // Entries are only ever appended behind the batch, so the batch is still the head of the outbox.
         outbox.pending.splice(0, batch.length);
         this.pendingBytes -= this.sizes.splice(0, batch.length).reduce((a, b) => a + b, 0);
@@ -206,6 +261,49 @@ export class AuditTrail {
     while (n < this.sizes.length && n < AUDIT_BATCH_SIZE && (n === 0 || bytes + this.sizes[n]! <= AUDIT_BATCH_BYTES))
       bytes += this.sizes[n++]!;
     return n;
+  }
+
+  /** Recomputes the outbox's size from its entries' sizes and its decision reports. */
+  private recount(): void {
+    this.pendingBytes =
+      this.sizes.reduce((a, b) => a + b, 0) + (this.outbox.decisions ?? []).reduce((a, d) => a + reportBytes(d), 0);
+  }
+
+  /**
+   * Continues the chain after the head the store holds (docs/DESIGN.md §5.7): the batch's entries before the branch
+   * point are stored already; a `chain_rebased` marker follows the stored head, then every unpersisted entry from the
+   * branch point on, re-linked. The outbox, the recent tail, the queued decisions' entry names and the run's chain head
+   * all move with them.
+   */
+  private rebase(branch: StoredBranch): void {
+    const { outbox } = this;
+    const info = wf.workflowInfo();
+    const result = rebasePending(outbox.pending, branch, {
+      sessionId: this.sessionId,
+      recordedAtMs: Date.now(),
+      workflowId: info.workflowId,
+      runId: info.runId,
+      format: this.format,
+    });
+    outbox.pending = result.links;
+    this.sizes.splice(0, this.sizes.length, ...result.links.map(jsonBytes));
+    outbox.persistedSeq = Math.max(outbox.persistedSeq, branch.fromSeq - 1);
+    const kept = this.recent.filter((link) => link.entry.seq < branch.fromSeq);
+    this.recent.splice(0, this.recent.length, ...kept, ...result.links);
+    this.trim();
+    const named = `${this.sessionId}#`;
+    outbox.decisions = (outbox.decisions ?? []).map((d) => {
+      const seq = d.decisionId.startsWith(named) ? Number(d.decisionId.slice(named.length)) : NaN;
+      return Number.isInteger(seq) ? { ...d, decisionId: `${named}${result.seqOf(seq)}` } : d;
+    });
+    this.chain.rebased(result);
+    wf.log.warn('audit chain rebased after a reset', {
+      sessionId: this.sessionId,
+      abandoned: `${branch.fromSeq}-${branch.head.seq}`,
+      abandonedRuns: branch.runIds.join(','),
+      head: result.head.seq,
+    });
+    this.recount();
   }
 
   /** Stores (and signs) the commitment once the chain is durable; a failure is reported in it, never thrown. */

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
-import { appendEntry, type ChainedEntry } from '../../domain/audit-chain.js';
+import { appendEntry, type StoredLink } from '../../domain/audit-chain.js';
+import type { RebaseResult } from '../../domain/audit-rebase.js';
 import * as model from '../../domain/session/index.js';
 import {
   CreateSessionInput,
@@ -10,15 +11,15 @@ import {
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
 import { parseInput } from '../../domain/validation.js';
-import { AuditTrail, type AuditOutbox } from './audit-outbox.js';
+import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
 import { Replies, type CarriedReply } from './replies.js';
 
 /** Start arguments: a new session, or the state carried over by continue-as-new. */
 export type SessionWorkflowInput = CreateSessionInput & {
   carried?: SessionData;
-  recent?: ChainedEntry[];
-  audit?: AuditOutbox;
+  recent?: StoredLink[];
+  audit?: CarriedOutbox;
   /** Follow-ups decided by recorded events but not yet carried out. */
   followUps?: model.FollowUp[];
   activeSagas?: string[];
@@ -44,7 +45,7 @@ export class SessionRun {
 
   constructor(input: SessionWorkflowInput) {
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
-    this.audit = new AuditTrail(this.data.sessionId, input);
+    this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
     this.followUps = new FollowUps(input);
     this.replies = new Replies(input.replies);
   }
@@ -87,6 +88,7 @@ export class SessionRun {
         recordedAtMs: Date.now(),
         workflowId: this.info.workflowId,
         runId: this.info.runId,
+        format: this.audit.format,
       });
       this.data = { ...this.data, chain: head };
       this.audit.push(chained);
@@ -100,6 +102,19 @@ export class SessionRun {
     this.audit.trim();
   }
 
+  /**
+   * The chain was rebased after a reset (docs/DESIGN.md §5.7): the head moves to the last re-linked entry, and a
+   * commitment already made (the session closed before the store reported the branch) moves with the entry it named.
+   */
+  private rebased(result: RebaseResult): void {
+    this.data = { ...this.data, chain: result.head };
+    const c = this.commitment;
+    if (!c) return;
+    const seq = result.seqOf(c.entryCount);
+    const moved = result.links.find((link) => link.entry.seq === seq);
+    if (moved) this.commitment = { ...c, entryCount: seq, root: moved.hash };
+  }
+
   /** Ends the session: release everything, record the last entries, then commit to the chain head. */
   close(input: z.output<typeof TerminateSessionInput>): SessionCommitment {
     this.apply(model.beginTermination(this.data, input, this.ctx()));
@@ -110,7 +125,7 @@ export class SessionRun {
     return archived.commitment;
   }
 
-  /** The workflow id and run id hashed into every entry. */
+  /** The workflow id hashed into every entry. */
   get workflowId(): string {
     return this.info.workflowId;
   }
