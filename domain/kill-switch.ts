@@ -256,6 +256,22 @@ export function adoptSessionTrip(
   return { state: { ...state, blocked, trips: state.trips + 1 }, changed: true };
 }
 
+/** A decision of one agent, on its way from a session to its identity's window. */
+export type AgentDecision = ReportedDecision & { agentDid: string };
+
+/** A flush's decisions grouped by identity, in order: one report per identity. */
+export function decisionsByAgent(
+  decisions: readonly AgentDecision[],
+): { agentDid: string; decisions: ReportedDecision[] }[] {
+  const grouped = new Map<string, ReportedDecision[]>();
+  for (const { agentDid, ...d } of decisions) {
+    const list = grouped.get(agentDid);
+    if (list) list.push(d);
+    else grouped.set(agentDid, [d]);
+  }
+  return [...grouped].map(([agentDid, list]) => ({ agentDid, decisions: list }));
+}
+
 /** Events a session's copy of the window starts from (the most recent), so a copy stays small. */
 export const COPY_EVENTS = 2_000;
 

@@ -40,6 +40,29 @@ export const CARRY_BUDGET = {
   repliesBytes: 32 * 1024,
 } as const;
 
+// The session's audit outbox (workflows/session/audit-outbox.ts).
+
+/** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
+export const RECENT_ENTRIES = 100;
+/** How many of the recent entries a continue-as-new carries over. */
+export const RECENT_CARRIED = 20;
+/** Links per insert: one round trip and one commit for up to this many rows. */
+export const AUDIT_BATCH_SIZE = 200;
+/**
+ * Unpersisted entries a session accepts before it refuses new governance updates (and `CARRY_BUDGET.outboxBytes` of
+ * them and of decision reports, whichever comes first). The outbox is carried through continue-as-new, so it must stay
+ * well below Temporal's payload limit; during a database outage the session fails closed instead of growing without
+ * bound.
+ */
+export const MAX_AUDIT_BACKLOG = 1000;
+
+/**
+ * How long recorded entries gather in the outbox before they are flushed together (a full batch goes at once, and so
+ * does everything when the session closes). One flush costs a timer, an activity and two workflow tasks, shared by all
+ * the updates of the interval instead of paid by each.
+ */
+export const AUDIT_FLUSH_INTERVAL_MS = 250;
+
 /** One audit flush's entries: one activity input, far below the payload limit. */
 export const AUDIT_BATCH_BYTES = 128 * 1024;
 
@@ -48,3 +71,16 @@ export const QUERY_ANSWER_BYTES = 1024 * 1024;
 
 /** UTF-8 bytes of a value's JSON form, as the default payload converter writes it. */
 export const jsonBytes = (value: unknown): number => utf8ByteLength(JSON.stringify(value) ?? '');
+
+/** The newest items of `items` whose JSON fits in `budget` bytes together (the newest one always). */
+export function newestWithin<T>(items: readonly T[], budget: number): T[] {
+  let bytes = 0;
+  let from = items.length;
+  while (from > 0) {
+    const size = jsonBytes(items[from - 1]);
+    if (from < items.length && bytes + size > budget) break;
+    bytes += size;
+    from--;
+  }
+  return items.slice(from);
+}

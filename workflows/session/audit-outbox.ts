@@ -10,24 +10,26 @@ import {
 import { packBatch, sameFormatRun } from '../../domain/audit-pack.js';
 import { rebasePending, type RebaseResult, type StoredBranch } from '../../domain/audit-rebase.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
-import { AUDIT_BATCH_BYTES, CARRY_BUDGET, QUERY_ANSWER_BYTES, jsonBytes } from '../../domain/limits.js';
-import type { AgentReport } from '../../activities/audit.js';
-import type { ReportedDecision } from '../../domain/kill-switch.js';
+import {
+  AUDIT_BATCH_BYTES,
+  AUDIT_BATCH_SIZE,
+  AUDIT_FLUSH_INTERVAL_MS,
+  CARRY_BUDGET,
+  MAX_AUDIT_BACKLOG,
+  QUERY_ANSWER_BYTES,
+  RECENT_CARRIED,
+  RECENT_ENTRIES,
+  jsonBytes,
+  newestWithin,
+} from '../../domain/limits.js';
+
+export { AUDIT_BATCH_SIZE, AUDIT_FLUSH_INTERVAL_MS, MAX_AUDIT_BACKLOG, RECENT_CARRIED, RECENT_ENTRIES };
+export type { AgentDecision };
+import { decisionsByAgent, type AgentDecision } from '../../domain/kill-switch.js';
 import type { AuditStatus } from '../../domain/session/index.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
 import { audit } from '../activity-proxies.js';
 import { failureMessage } from '../failures.js';
-
-/** A flush's decisions, grouped by identity: one report per identity. */
-function byAgent(decisions: readonly AgentDecision[]): AgentReport[] {
-  const grouped = new Map<string, ReportedDecision[]>();
-  for (const { agentDid, ...d } of decisions) {
-    const list = grouped.get(agentDid);
-    if (list) list.push(d);
-    else grouped.set(agentDid, [d]);
-  }
-  return [...grouped].map(([agentDid, list]) => ({ agentDid, decisions: list }));
-}
 
 /**
  * Entries recorded but not yet acknowledged by the audit store, carried through continue-as-new so none is lost. A
@@ -47,9 +49,6 @@ export interface AuditOutbox {
   /** The session's decision counter: the last `n` given to a reported decision. */
   reported?: number;
 }
-
-/** A decision of one agent, reported to its identity's window. */
-export type AgentDecision = ReportedDecision & { agentDid: string };
 
 /** What the outbox carried by a run before v2 holds: links whose run id is only inside their v1 entry. */
 export type CarriedOutbox = Omit<AuditOutbox, 'pending'> & { pending: StoredLink[] };
@@ -75,29 +74,9 @@ export interface ChainPort {
   rebased(result: RebaseResult): void;
 }
 
-/** Audit entries kept in workflow memory for the `getAuditTail` query (the full chain lives in the audit store). */
-export const RECENT_ENTRIES = 100;
-/** How many of the recent entries a continue-as-new carries over. */
-export const RECENT_CARRIED = 20;
-/** Links per insert: one round trip and one commit for up to this many rows. */
-export const AUDIT_BATCH_SIZE = 200;
-/**
- * Unpersisted entries a session accepts before it refuses new governance updates (and `CARRY_BUDGET.outboxBytes` of
- * them and of decision reports, whichever comes first). The outbox is carried through continue-as-new, so it must stay
- * well below Temporal's payload limit; during a database outage the session fails closed instead of growing without
- * bound.
- */
-export const MAX_AUDIT_BACKLOG = 1000;
-
 /** What one decision report adds to the outbox, besides its two ids. */
 const REPORT_OVERHEAD_BYTES = 64;
 const reportBytes = (d: AgentDecision): number => d.agentDid.length + d.decisionId.length + REPORT_OVERHEAD_BYTES;
-/**
- * How long recorded entries gather in the outbox before they are flushed together (a full batch goes at once, and so
- * does everything when the session closes). One flush costs a timer, an activity and two workflow tasks, shared by all
- * the updates of the interval instead of paid by each.
- */
-export const AUDIT_FLUSH_INTERVAL_MS = 250;
 
 /**
  * The session's side of the audit trail: the outbox of entries on their way to the audit store, the recent tail for
@@ -114,7 +93,7 @@ export class AuditTrail {
   private urgent = false;
   /** JSON size of each pending entry, in outbox order, and of everything pending (entries and decision reports). */
   private readonly sizes: number[];
-  private pendingBytes: number;
+  private pendingBytes = 0;
 
   constructor(
     private readonly sessionId: string,
@@ -133,7 +112,6 @@ export class AuditTrail {
     this.format = runFormat(carried.audit);
     if (this.format === AUDIT_FORMAT_V2) this.outbox.format = AUDIT_FORMAT_V2;
     this.sizes = this.outbox.pending.map(jsonBytes);
-    this.pendingBytes = 0;
     this.recount();
   }
 
@@ -169,10 +147,7 @@ export class AuditTrail {
     if (this.recent.length > RECENT_ENTRIES) this.recent.splice(0, this.recent.length - RECENT_ENTRIES);
   }
 
-  /**
-   * The latest `limit` entries (1 to {@link RECENT_ENTRIES}, default 20), fewer when they would not fit in one query
-   * answer ({@link QUERY_ANSWER_BYTES}); the newest is always there.
-   */
+  /** The latest `limit` entries (1 to {@link RECENT_ENTRIES}, default 20) that fit in one query answer. */
   tail(limit: number | undefined): ChainedEntry[] {
     return newestWithin(this.recent.slice(-Math.max(1, Math.min(limit ?? 20, RECENT_ENTRIES))), QUERY_ANSWER_BYTES);
   }
@@ -230,7 +205,7 @@ export class AuditTrail {
           firstRunId: wf.workflowInfo().firstExecutionRunId,
           ...(batch.length > 0 ? { packed: packBatch(batch) } : {}),
           checkpoint: checkpoint() && batch.length > 0,
-          reports: byAgent(reported),
+          reports: decisionsByAgent(reported),
         });
         // Nothing was written: the batch met the entries a reset abandoned. Its decisions go with the next flush.
         if (result.rebase) {
@@ -263,7 +238,6 @@ export class AuditTrail {
     return n;
   }
 
-  /** Recomputes the outbox's size from its entries' sizes and its decision reports. */
   private recount(): void {
     this.pendingBytes =
       this.sizes.reduce((a, b) => a + b, 0) + (this.outbox.decisions ?? []).reduce((a, d) => a + reportBytes(d), 0);
@@ -323,17 +297,4 @@ export class AuditTrail {
       return { keyId: null, signature: null, audit: { ...status, fault: status.fault ?? fault } };
     }
   }
-}
-
-/** The newest entries of `entries` whose JSON fits in `budget` bytes (the newest one always). */
-function newestWithin(entries: readonly ChainedEntry[], budget: number): ChainedEntry[] {
-  let bytes = 0;
-  let from = entries.length;
-  while (from > 0) {
-    const size = jsonBytes(entries[from - 1]);
-    if (from < entries.length && bytes + size > budget) break;
-    bytes += size;
-    from--;
-  }
-  return entries.slice(from);
 }
