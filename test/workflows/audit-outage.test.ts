@@ -2,6 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HypervisorError } from '../../client/errors.js';
 import { ErrorType } from '../../domain/errors.js';
+import { MAX_IDENTIFIER_LENGTH } from '../../domain/identifiers.js';
+import { CARRY_BUDGET, MAX_AUDIT_BACKLOG } from '../../domain/limits.js';
 import { testActivities, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, newSession } from '../helpers/session.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -102,6 +104,63 @@ describe('a real database outage', () => {
           [session.sessionId],
         );
         expect(Number(stored.rows[0]!.n)).toBe(commitment.entryCount);
+      });
+    } finally {
+      await proxy.up().catch(() => undefined);
+      await pool.end();
+      await proxy.close();
+    }
+  }, 180_000);
+
+  it('fails closed by bytes too: entries waiting for the store refuse the next governance update before 1,000', async () => {
+    const target = new URL(inject('databaseUrl'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const pool = poolThrough(proxy);
+    const taskQueue = uniqueTaskQueue('outage-bytes');
+    try {
+      await withWorker(ctx, { taskQueue, activities: testActivities({ pool }) }, async () => {
+        const { session } = await newSession(ctx, taskQueue, {
+          breachPolicy: { baselineRate: 1_000_000 },
+          rateLimits: { '2': { ratePerSecond: 100_000, burst: 100_000 } },
+        });
+        const agentDid = did('a');
+        // A 256-character action id: each decision entry is ≈ 0.9 KB, so the outbox reaches its byte budget (448 KiB)
+        // well before its 1,000-entry limit.
+        const actionId = 'long-'.padEnd(MAX_IDENTIFIER_LENGTH, 'x');
+        await session.join({ agentDid, sigmaRaw: 0.8, actions: [{ actionId, name: 'long', reversibility: 'full' }] });
+        await session.activate();
+        await eventually(
+          () => session.view(),
+          (v) => v.audit.pending === 0,
+          30_000,
+        );
+        await proxy.down();
+        let allowed = 0;
+        let refusal: HypervisorError | undefined;
+        for (let i = 0; i < MAX_AUDIT_BACKLOG && !refusal; i++) {
+          await session.authorize({ agentDid, actionId }).then(
+            (d) => void (d.allowed && allowed++),
+            (e: unknown) => {
+              if (!(e instanceof HypervisorError)) throw e;
+              refusal = e;
+            },
+          );
+        }
+        expect(refusal?.type).toBe(ErrorType.AuditUnavailable);
+        const view = await session.view();
+        expect(view.audit.pending).toBeLessThan(MAX_AUDIT_BACKLOG);
+        expect(view.audit.pending).toBeGreaterThan(CARRY_BUDGET.outboxBytes / 2_048);
+        expect(allowed).toBe(view.audit.pending);
+        // The refusal wrote nothing; once the store is back every entry lands and the session works again.
+        await proxy.up();
+        await eventually(
+          () => session.view(),
+          (v) => v.audit.pending === 0,
+          60_000,
+        );
+        expect((await session.authorize({ agentDid, actionId })).allowed).toBe(true);
+        const commitment = await session.terminate();
+        expect(commitment.audit).toMatchObject({ persistedSeq: commitment.entryCount, fault: null });
       });
     } finally {
       await proxy.up().catch(() => undefined);
