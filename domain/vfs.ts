@@ -33,7 +33,9 @@ import type { ClockOrder, VectorClock } from './vector-clock.js';
  * carried through continue-as-new and returned from queries, and Temporal fails a payload above 2 MiB. Live content
  * and snapshot content get 256 KiB each, so the VFS stays under ~0.6 MiB even with JSON escaping and leaves room for
  * participants, manifests and locks in the same payload. Snapshots share one byte cap instead of multiplying the live
- * size (the reference's snapshots are unbounded). Sizes are UTF-8 bytes of content; paths, clocks and access lists are
+ * size (the reference's snapshots are unbounded). Sizes are the bytes content takes in that JSON: UTF-8, escapes
+ * included (a control character is 6 bytes there, a newline or quote 2), so no content can weigh more in the carried
+ * state than it is counted for; paths, clocks and access lists are
  * bounded by the path, depth, file-count and agents-per-ACL limits.
  */
 export const VFS_LIMITS = {
@@ -293,6 +295,9 @@ function parseBaseVersion(baseVersion: unknown): number | undefined {
   return baseVersion;
 }
 
+/** What `content` weighs in the session's JSON state: the UTF-8 bytes of its JSON string form, without the quotes. */
+export const contentBytes = (content: string): number => utf8ByteLength(JSON.stringify(content)) - 2;
+
 function parseContent(content: unknown, path: string): string {
   if (typeof content !== 'string') {
     throw hvError(ErrorType.InvalidInput, `content for ${path} must be a string`, { path });
@@ -398,7 +403,7 @@ export function writeFile(
   const content = parseContent(args.content, path);
   assertPermitted(state, path, agentDid, 'write');
 
-  const bytes = utf8ByteLength(content);
+  const bytes = contentBytes(content);
   if (bytes > VFS_LIMITS.maxFileBytes) {
     throw hvError(
       ErrorType.LimitExceeded,

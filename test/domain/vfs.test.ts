@@ -5,6 +5,7 @@ import { ErrorType, hvErrorDetails } from '../../domain/errors.js';
 import type { Ring } from '../../domain/rings.js';
 import { dominates } from '../../domain/vector-clock.js';
 import {
+  contentBytes,
   VFS_LIMITS,
   contentHash,
   createSnapshot,
@@ -473,6 +474,19 @@ describe('limits', () => {
     const half = VFS_LIMITS.maxFileBytes / 2;
     expect(write(emptyVfs(), A, '/f', 'é'.repeat(half)).state.totalBytes).toBe(VFS_LIMITS.maxFileBytes);
     expectFailure(() => write(emptyVfs(), A, '/f', 'é'.repeat(half + 1)), ErrorType.LimitExceeded);
+  });
+
+  it('counts content as it weighs in the carried JSON state: escapes included', () => {
+    // A control character is written \u0001 in JSON (6 bytes), a newline \n (2): the limit holds for the JSON.
+    const sixth = VFS_LIMITS.maxFileBytes / 8;
+    expect(contentBytes('\u0001'.repeat(sixth))).toBe(6 * sixth);
+    expect(contentBytes('a\n"b')).toBe(JSON.stringify('a\n"b').length - 2);
+    const written = write(emptyVfs(), A, '/f', '\u0001'.repeat(sixth));
+    expect(written.state.totalBytes).toBe(JSON.stringify(written.state.files['/f']!.content).length - 2);
+    expectFailure(
+      () => write(emptyVfs(), A, '/f', '\u0001'.repeat(VFS_LIMITS.maxFileBytes / 6 + 1)),
+      ErrorType.LimitExceeded,
+    );
   });
 
   it('accepts exactly maxTotalBytes across files and rejects one byte more, counting replacements', () => {
