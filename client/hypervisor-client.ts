@@ -199,6 +199,16 @@ function updateNeverAccepted(err: unknown): boolean {
   );
 }
 
+/**
+ * Polling for the outcome of an update that the run had admitted but not accepted when it continued as new answers
+ * NOT_FOUND (`update "<id>" not found`): nothing of it was applied there. Sent again with the same id it reaches the
+ * next run, and an update the previous run did apply is answered there from the session's remembered answers
+ * (workflows/session/replies.ts), so the retry never applies anything twice.
+ */
+function updateLostAtHandOver(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError && /^update ".*" not found/.test(err.message);
+}
+
 export class SessionHandle {
   constructor(
     readonly sessionId: string,
@@ -219,7 +229,7 @@ export class SessionHandle {
       try {
         return await this.workflow.executeUpdate(def, { args: [parsed as z.input<S>], updateId });
       } catch (err) {
-        if (attempt < UPDATE_ATTEMPTS && updateNeverAccepted(err)) continue;
+        if (attempt < UPDATE_ATTEMPTS && (updateNeverAccepted(err) || updateLostAtHandOver(err))) continue;
         throw toHypervisorError(err, { sessionId: this.sessionId });
       }
     }
