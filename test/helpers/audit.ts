@@ -33,6 +33,14 @@ export const testTemporalClient = (): Promise<Client> =>
     (connection) => new Client({ connection }),
   ));
 
+/** How tests verify a session's chain: from the test database, against the test key and checkpoints, signed. */
+export const verifyOptions = () => ({
+  pool: testPool(),
+  trustedKeys: trustedTestKeys(),
+  checkpointDir: testCheckpointDir,
+  requireSignatures: true,
+});
+
 /** The real activities against the test database, signing with the test key, checkpoints to the test directory. */
 export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
   createActivities({

@@ -8,7 +8,7 @@ import { verifyAuditChain } from '../../client/audit.js';
 import { appendEntry, genesisHead, type ChainedEntry, type ChainHead } from '../../domain/audit-chain.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
-import { tamper, testActivities, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { tamper, testActivities, testCheckpointDir, testPool, verifyOptions } from '../helpers/audit.js';
 
 const BASE_MS = Date.now();
 
@@ -223,12 +223,7 @@ describe('commitSessionAudit', () => {
     // Retried: same signature (Ed25519 is deterministic), no second row.
     expect(await acts.commitSessionAudit(input)).toEqual(signed);
     expect(await readCommitment(testPool(), sessionId)).toMatchObject({ root: head.hash, entryCount: 3, ...signed });
-    const report = await verifyAuditChain(sessionId, {
-      pool: testPool(),
-      trustedKeys: trustedTestKeys(),
-      checkpointDir: testCheckpointDir,
-      requireSignatures: true,
-    });
+    const report = await verifyAuditChain(sessionId, verifyOptions());
     expect(report.ok).toBe(true);
     expect(report.anchors.map((a) => [a.source, a.signature, a.matches])).toEqual([
       ['commitment', 'valid', true],

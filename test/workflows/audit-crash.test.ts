@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamAuditEntries } from '../../store/audit.js';
-import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { testPool, verifyOptions } from '../helpers/audit.js';
 import { killWorker, spawnWorker } from '../helpers/worker-process.js';
 import { actions, allActions, auditSettled, did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
@@ -63,12 +63,7 @@ describe('a worker killed in the middle of an audit append', () => {
       const seqs: number[] = [];
       for await (const row of streamAuditEntries(testPool(), session.sessionId)) seqs.push(row.seq);
       expect(seqs).toEqual(Array.from({ length: commitment.entryCount }, (_, i) => i + 1));
-      const report = await session.verifyAudit({
-        pool: testPool(),
-        trustedKeys: trustedTestKeys(),
-        checkpointDir: testCheckpointDir,
-        requireSignatures: true,
-      });
+      const report = await session.verifyAudit(verifyOptions());
       expect(report.problems).toEqual([]);
       expect(report.ok).toBe(true);
     });

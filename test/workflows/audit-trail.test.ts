@@ -7,7 +7,7 @@ import { entryHash, hashedEntry, payloadDigest, type Json } from '../../domain/a
 import { ErrorType } from '../../domain/errors.js';
 import type { SessionCommitment } from '../../domain/session-types.js';
 import { SESSION_WORKFLOW_TYPE, sessionWorkflowId } from '../../workflows/messages.js';
-import { tamper, testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { tamper, testPool, verifyOptions } from '../helpers/audit.js';
 import { actions, allActions, did, eventually, expectHvError, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -17,13 +17,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ctx.close();
-});
-
-const verifyOptions = () => ({
-  pool: testPool(),
-  trustedKeys: trustedTestKeys(),
-  checkpointDir: testCheckpointDir,
-  requireSignatures: true,
 });
 
 async function storedRows(sessionId: string) {

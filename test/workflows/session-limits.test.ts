@@ -4,7 +4,7 @@ import { MAX_IDENTIFIER_LENGTH } from '../../domain/identifiers.js';
 import { MAX_SESSION_ACTIONS } from '../../domain/session/index.js';
 import { MAX_PARTICIPANTS_LIMIT } from '../../domain/session-config.js';
 import { ErrorType } from '../../domain/errors.js';
-import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { verifyOptions } from '../helpers/audit.js';
 import { actions, did, expectHvError, newSession } from '../helpers/session.js';
 import {
   connectTestTemporal,
@@ -20,13 +20,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ctx.close();
-});
-
-const verifyOptions = () => ({
-  pool: testPool(),
-  trustedKeys: trustedTestKeys(),
-  checkpointDir: testCheckpointDir,
-  requireSignatures: true,
 });
 
 /** Runs `fn` over `items` with `concurrency` workers, in order of pick-up. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../../client/errors.js';
 import { agentWorkflowId } from '../../workflows/messages.js';
-import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { verifyOptions } from '../helpers/audit.js';
 import { actions, allActions, did, newSession } from '../helpers/session.js';
 import {
   connectTestTemporal,
@@ -61,12 +61,7 @@ describe('a long, busy session', () => {
 
       const commitment = await session.terminate();
       expect(commitment.audit?.fault ?? null).toBeNull();
-      const report = await session.verifyAudit({
-        pool: testPool(),
-        trustedKeys: trustedTestKeys(),
-        checkpointDir: testCheckpointDir,
-        requireSignatures: true,
-      });
+      const report = await session.verifyAudit(verifyOptions());
       expect(report.ok).toBe(true);
       expect(commitment.entryCount).toBeGreaterThanOrEqual(CALLS);
 

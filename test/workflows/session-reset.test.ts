@@ -6,7 +6,7 @@ import { AUDIT_FORMAT_V2 } from '../../domain/audit-chain.js';
 import { CHAIN_REBASED_KIND, type RebasePayload } from '../../domain/audit-rebase.js';
 import type { StoredEntry } from '../../domain/audit-verify.js';
 import { streamAuditEntries } from '../../store/audit.js';
-import { testCheckpointDir, testPool, trustedTestKeys } from '../helpers/audit.js';
+import { testPool, verifyOptions } from '../helpers/audit.js';
 import { actions, allActions, auditSettled, did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -82,13 +82,6 @@ async function settledOn(session: SessionHandle, runId: string) {
   expect(view.audit.fault).toBeNull();
   return view;
 }
-
-const verifyOptions = () => ({
-  pool: testPool(),
-  trustedKeys: trustedTestKeys(),
-  checkpointDir: testCheckpointDir,
-  requireSignatures: true,
-});
 
 /** The chain in Postgres: gapless from 1, verified against the commitment, the workflow result and the checkpoints. */
 async function expectWholeChainVerifies(session: SessionHandle, commitment: { entryCount: number; root: string }) {
