@@ -47,7 +47,8 @@ export function table(header: string[], rows: string[][]): string {
 export function scalar(value: unknown): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'string') return value;
-  return typeof value === 'object' ? JSON.stringify(value) : String(value as number | boolean | bigint);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value) ?? '—';
 }
 
 /** The fallback rendering of a command's answer: one `key: value` line per field (a scalar prints as itself). */
