@@ -62,7 +62,9 @@ export async function untilLines(p: HvProcess, accept: (lines: string[]) => bool
     if (Date.now() > deadline)
       throw new Error(`hv output did not match within ${timeoutMs} ms:\n${p.lines.join('\n')}\n${p.stderr()}`);
     if (p.child.exitCode !== null)
-      throw new Error(`hv exited (${p.child.exitCode}) before its output matched:\n${p.lines.join('\n')}\n${p.stderr()}`);
+      throw new Error(
+        `hv exited (${p.child.exitCode}) before its output matched:\n${p.lines.join('\n')}\n${p.stderr()}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
