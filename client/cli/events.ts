@@ -1,4 +1,4 @@
-import { c, scalar as str } from './output.js';
+import { c, scalar as str, timeOrScalar } from './output.js';
 
 /** What one audit entry line needs, from the store (`hv session watch`) or the workflow's tail (`hv session audit`). */
 export interface AuditEvent {
@@ -16,7 +16,7 @@ function fields(p: Payload): string {
   return Object.entries(p)
     .filter(([, v]) => v === null || typeof v !== 'object')
     .slice(0, 6)
-    .map(([k, v]) => `${c.dim(`${k}=`)}${str(v)}`)
+    .map(([k, v]) => `${c.dim(`${k}=`)}${timeOrScalar(k, v)}`)
     .join(' ');
 }
 

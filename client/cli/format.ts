@@ -64,8 +64,8 @@ export function formatDecision(d: Decision, request: { agentDid: string; actionI
     d.breach ? `breach ${d.breach.severity} (score ${d.breach.score.toFixed(1)}, ${d.breach.action})` : '',
   ].filter(Boolean);
   const verdict = d.allowed ? c.green(c.bold('ALLOWED')) : c.red(c.bold('DENIED'));
-  const reason = d.allowed ? '' : ` ${c.red(d.reason)}`;
-  return `${verdict} ${subject}:${reason} (${rings})${extra.length > 0 ? ` — ${extra.join('; ')}` : ''}`;
+  const reason = d.allowed ? '' : `: ${c.red(d.reason)}`;
+  return `${verdict} ${subject}${reason} (${rings})${extra.length > 0 ? ` — ${extra.join('; ')}` : ''}`;
 }
 
 /** `hv session join`. */

@@ -51,13 +51,17 @@ export function scalar(value: unknown): string {
   return JSON.stringify(value) ?? '—';
 }
 
+/** A field named `…AtMs` holding a number is a time: print it as one. */
+export const timeOrScalar = (key: string, value: unknown): string =>
+  key.endsWith('AtMs') && typeof value === 'number' ? when(value) : scalar(value);
+
 /** The fallback rendering of a command's answer: one `key: value` line per field (a scalar prints as itself). */
 export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? c.dim('(none)') : value.map(scalar).join('\n');
   if (value === null || typeof value !== 'object') return scalar(value);
   const entries = Object.entries(value as Record<string, unknown>);
   const keyWidth = Math.max(0, ...entries.map(([k]) => k.length));
-  return entries.map(([k, v]) => `${c.dim(`${k}:`.padEnd(keyWidth + 1))} ${scalar(v)}`).join('\n');
+  return entries.map(([k, v]) => `${c.dim(`${k}:`.padEnd(keyWidth + 1))} ${timeOrScalar(k, v)}`).join('\n');
 }
 
 /** Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC. */

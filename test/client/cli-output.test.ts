@@ -54,7 +54,7 @@ describe('hv output for people and for scripts', () => {
       expect(denied.stdout).toBe(`DENIED ${bob} → deploy: ring_violation (ring 3, needs 1)\n`);
       const allowed = await runHv(['authorize', id, '--agent', alice, '--action', actions.edit.actionId]);
       expect(allowed.code, allowed.stderr).toBe(0);
-      expect(allowed.stdout).toBe(`ALLOWED ${alice} → edit-doc: (ring 2, needs 2)\n`);
+      expect(allowed.stdout).toBe(`ALLOWED ${alice} → edit-doc (ring 2, needs 2)\n`);
       const deniedJson = await runHv(['authorize', id, '--agent', bob, '--action', 'deploy', '--json']);
       expect(deniedJson.code).toBe(4);
       expect(JSON.parse(deniedJson.stdout) as Decision).toEqual({
