@@ -15,12 +15,10 @@ export function registerSagaCommands(program: Command): void {
     .description('check a saga definition (YAML or JSON); lists every error with its path, exit 2 when invalid')
     .action(async (file: string) => {
       const issues = validateSaga(await readSagaDefinitionFile(file));
-      if (issues.length === 0) {
-        console.log(`${file}: valid`);
-        return;
-      }
-      for (const issue of issues) console.log(`${file}: ${issue.path}: ${issue.message}`);
-      process.exitCode = 2;
+      emit({ file, valid: issues.length === 0, issues }, (r) =>
+        r.valid ? `${file}: valid` : r.issues.map((issue) => `${file}: ${issue.path}: ${issue.message}`).join('\n'),
+      );
+      if (issues.length > 0) process.exitCode = 2;
     });
   saga
     .command('start <file>')

@@ -34,5 +34,10 @@ describe('hv saga validate', () => {
       'dependency cycle',
     ])
       expect(out.stdout).toContain(expected);
+    const json = await hv('saga', 'validate', file, '--json');
+    expect(json.code).toBe(2);
+    const report = JSON.parse(json.stdout) as { valid: boolean; issues: Array<{ path: string }> };
+    expect(report.valid).toBe(false);
+    expect(report.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['steps[0].timeout', 'steps[2].id']));
   });
 });
