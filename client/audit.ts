@@ -181,9 +181,13 @@ export interface ExportedEntry {
   hash: string;
 }
 
-/** Streams a session's chain as export records, in seq order. */
-export async function* exportAuditEntries(pool: Pool, sessionId: string): AsyncGenerator<ExportedEntry> {
-  for await (const row of streamAuditEntries(pool, sessionId)) {
+/** Streams a session's chain as export records, in seq order (after `afterSeq`, when given). */
+export async function* exportAuditEntries(
+  pool: Pool,
+  sessionId: string,
+  options: { afterSeq?: number } = {},
+): AsyncGenerator<ExportedEntry> {
+  for await (const row of streamAuditEntries(pool, sessionId, { afterSeq: options.afterSeq })) {
     yield {
       sessionId,
       seq: row.seq,

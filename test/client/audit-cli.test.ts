@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { projectRoot } from '../../store/paths.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hvEnv, runHv } from '../helpers/cli.js';
 import { tamper, testCheckpointDir, testPublicKeyPem } from '../helpers/audit.js';
 import { allActions, did, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
@@ -20,25 +19,11 @@ afterAll(async () => {
 });
 
 /** Runs the `hv` CLI as a user would, against the test servers. */
-function hv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'client/cli.ts', ...args],
-      {
-        cwd: projectRoot,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: inject('temporalAddress'),
-          DATABASE_URL: inject('databaseUrl'),
-          HV_AUDIT_PUBLIC_KEY_FILE: path.join(dir, 'audit.pub.pem'),
-          HV_CHECKPOINT_SINK: testCheckpointDir,
-        },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const hv = (...args: string[]) =>
+  runHv(
+    args,
+    hvEnv({ HV_AUDIT_PUBLIC_KEY_FILE: path.join(dir, 'audit.pub.pem'), HV_CHECKPOINT_SINK: testCheckpointDir }),
+  );
 
 describe('hv audit', () => {
   it('verifies, exports and reports tampering with the exit codes scripts rely on', async () => {
@@ -97,7 +82,7 @@ describe('hv audit', () => {
     expect((await hv('audit', 'export', 'no-such-session')).code).toBe(3);
     const bad = await hv('audit', 'purge', '--retention-days', '0');
     expect(bad.code).toBe(2);
-    const purge = await hv('audit', 'purge', '--retention-days', '36500');
+    const purge = await hv('audit', 'purge', '--retention-days', '36500', '--json');
     expect(purge.code).toBe(0);
     expect(JSON.parse(purge.stdout)).toEqual({ retentionDays: 36500, purged: 0 });
   });

@@ -1,25 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
-import { projectRoot } from '../../store/paths.js';
+import { describe, expect, it } from 'vitest';
+import { runHv } from '../helpers/cli.js';
 
-function hv(...args: string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'client/cli.ts', ...args],
-      { cwd: projectRoot, env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress') } },
-      (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
-    );
-  });
-}
+const hv = (...args: string[]) => runHv(args);
 
 describe('hv saga validate', () => {
   it('accepts the README example', async () => {
     const out = await hv('saga', 'validate', 'examples/saga-deploy.yaml');
-    expect(out).toEqual({ code: 0, stdout: 'examples/saga-deploy.yaml: valid\n' });
+    expect(out).toMatchObject({ code: 0, stdout: 'examples/saga-deploy.yaml: valid\n' });
   });
 
   it('lists every error with its path and exits 2', async () => {
@@ -44,5 +34,10 @@ describe('hv saga validate', () => {
       'dependency cycle',
     ])
       expect(out.stdout).toContain(expected);
+    const json = await hv('saga', 'validate', file, '--json');
+    expect(json.code).toBe(2);
+    const report = JSON.parse(json.stdout) as { valid: boolean; issues: Array<{ path: string }> };
+    expect(report.valid).toBe(false);
+    expect(report.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['steps[0].timeout', 'steps[2].id']));
   });
 });

@@ -396,6 +396,7 @@ describe('the restricted worker role (deploy/sql/roles.sql)', () => {
       { DATABASE_MIGRATION_URL: urlAs('hypervisor_owner', databases.upgraded) },
       'db',
       'migrate',
+      '--json',
     );
     expect(asOwner.code, asOwner.stderr).toBe(0);
     expect(JSON.parse(asOwner.stdout)).toEqual({ applied: [] });
