@@ -122,6 +122,8 @@ export async function startWorker(
       signer,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
+      onPersisted: (seconds) => metrics.auditPersistLag.observe(seconds),
+      onFault: () => metrics.auditFaults.inc(),
       temporal,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,
