@@ -19,7 +19,7 @@ export const GovernanceCounter = {
   killSwitch: 'hypervisor_kill_switch_events_total',
   sagasStarted: 'hypervisor_sagas_started_total',
   sagasEnded: 'hypervisor_sagas_ended_total',
-  stepAttempts: 'hypervisor_saga_step_attempts_total',
+  stepsStarted: 'hypervisor_saga_steps_started_total',
   stepOutcomes: 'hypervisor_saga_step_outcomes_total',
   compensations: 'hypervisor_saga_compensations_total',
 } as const;
@@ -125,10 +125,13 @@ const SAGA_ENDINGS: Record<string, string> = {
   saga_failed: 'failed',
 };
 
-/** The counters one saga event counts in. */
+/**
+ * The counters one saga event counts in. A step's retries are attempts of one activity, counted by the worker's
+ * activity interceptor (`hypervisor_activity_calls_total{activity="runSagaStep"}`), not here.
+ */
 export function sagaEventMetrics(kind: string): CounterHit[] {
   if (kind === 'saga_started') return [hit(GovernanceCounter.sagasStarted)];
-  if (kind === 'saga_step_started') return [hit(GovernanceCounter.stepAttempts)];
+  if (kind === 'saga_step_started') return [hit(GovernanceCounter.stepsStarted)];
   if (kind === 'saga_step_compensated') return [hit(GovernanceCounter.compensations, { outcome: 'compensated' })];
   if (kind === 'saga_step_compensation_failed') return [hit(GovernanceCounter.compensations, { outcome: 'failed' })];
   const step = STEP_OUTCOMES[kind];
