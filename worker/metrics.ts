@@ -35,3 +35,10 @@ export function createMetrics() {
   return { registry, activityCalls, auditEntries, auditPersistLag, auditFaults };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the audit activities report, into the registry. */
+export const auditObservers = (metrics: Metrics) => ({
+  onEntries: (outcome: 'inserted' | 'duplicate', count: number) => metrics.auditEntries.inc({ outcome }, count),
+  onPersisted: (seconds: number) => metrics.auditPersistLag.observe(seconds),
+  onFault: () => metrics.auditFaults.inc(),
+});

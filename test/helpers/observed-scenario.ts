@@ -73,7 +73,12 @@ export async function runScenario(w: ObservedWorker): Promise<ScenarioFacts> {
   const manifest = [
     actions.read,
     actions.deploy,
-    ...['act-a', 'act-b'].map((actionId) => ({ actionId, name: actionId, reversibility: 'full' as const, undoApi: '/undo' })),
+    ...['act-a', 'act-b'].map((actionId) => ({
+      actionId,
+      name: actionId,
+      reversibility: 'full' as const,
+      undoApi: '/undo',
+    })),
   ];
   for (const agentDid of [alice, bob, carol]) await session.join({ agentDid, sigmaRaw: 0.9, actions: manifest });
   await session.activate();

@@ -82,12 +82,26 @@ describe('governance metrics on /metrics after the walk-through and a compensate
 
   it('labels only bounded values: no DID, session or saga id reaches a label', () => {
     // Ours, plus the SDK's own (namespace, task queue, workflow type, service name) and prom-client's.
-    const keys = ['outcome', 'reason', 'ring', 'transition', 'severity', 'event', 'trigger', 'status', 'activity', 'le'];
+    const keys = [
+      'outcome',
+      'reason',
+      'ring',
+      'transition',
+      'severity',
+      'event',
+      'trigger',
+      'status',
+      'activity',
+      'le',
+    ];
     const sdk = ['namespace', 'taskQueue', 'task_queue', 'workflowType', 'workflow_type', 'service_name', 'app'];
     const ours = samples.filter((s) => /^hypervisor_(?!process_|nodejs_)/.test(s.name));
     expect(ours.length).toBeGreaterThan(20);
     for (const s of ours) {
-      expect(Object.keys(s.labels).filter((k) => !keys.includes(k) && !sdk.includes(k)), s.name).toEqual([]);
+      expect(
+        Object.keys(s.labels).filter((k) => !keys.includes(k) && !sdk.includes(k)),
+        s.name,
+      ).toEqual([]);
       for (const v of Object.values(s.labels)) expect(v, s.name).not.toMatch(/did:/);
     }
   });
