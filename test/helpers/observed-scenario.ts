@@ -58,13 +58,16 @@ export interface ScenarioFacts {
   denied: number;
   stepAttempts: number;
   auditEntries: number;
+  /** Breaches of the strict session, and the kills its breach policy made. */
+  breaches: number;
+  breachKills: number;
 }
 
 /**
  * The README's walk-through and a saga that compensates: a session with three agents (ring 2), an allowed read, a
  * deploy denied by its ring, a manual kill and the killed agent's denied call, an operator kill-switch trip and
  * unblock, and a two-step saga whose second step fails so the first is compensated. Ends the session and waits until
- * every audit entry is stored.
+ * every audit entry is stored. Then a second session, left open, with one breach and one quarantine.
  */
 export async function runScenario(w: ObservedWorker): Promise<ScenarioFacts> {
   const creatorDid = did('creator');
@@ -111,11 +114,25 @@ export async function runScenario(w: ObservedWorker): Promise<ScenarioFacts> {
     () => session.view(),
     (v) => v.audit.pending === 0,
   );
+  // A second session, left open, whose strict breach policy turns one out-of-ring call into a breach; and a quarantine.
+  const strict = await w.hv.createSession({ creatorDid, config: { breachPolicy: { baselineRate: 0.01 } } });
+  const [dave, erin] = [did('dave'), did('erin')];
+  for (const agentDid of [dave, erin]) await strict.join({ agentDid, sigmaRaw: 0.9, actions: manifest });
+  await strict.activate();
+  await strict.authorize({ agentDid: dave, actionId: actions.deploy.actionId });
+  await strict.quarantine({ agentDid: erin, reason: 'manual', authorizedBy: creatorDid });
+  const strictView = await eventually(
+    () => strict.view(),
+    (v) => v.audit.pending === 0,
+  );
+  const strictTail = await strict.auditTail(50);
   return {
-    allowed: view.stats.allowed,
-    denied: view.stats.denied,
+    allowed: view.stats.allowed + strictView.stats.allowed,
+    denied: view.stats.denied + strictView.stats.denied,
+    breaches: strictTail.filter((e) => e.entry.kind === 'breach').length,
+    breachKills: strictTail.filter((e) => e.entry.kind === 'kill').length,
     stepAttempts: sagaView.steps.reduce((n, s) => n + s.attempts, 0),
-    auditEntries: view.audit.entries,
+    auditEntries: view.audit.entries + strictView.audit.entries,
   };
 }
 

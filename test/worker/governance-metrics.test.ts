@@ -20,7 +20,10 @@ beforeAll(async () => {
   w = await startObservedWorker();
   facts = await runScenario(w);
   // The SDK exports workflow metrics as their tasks complete: wait until the last events of the run are counted.
-  samples = await eventually(scrape, (s) => total(s, C.sessionsClosed) >= 1 && total(s, C.sagasEnded) >= 1);
+  samples = await eventually(
+    scrape,
+    (s) => total(s, C.sessionsClosed) >= 1 && total(s, C.sagasEnded) >= 1 && total(s, C.quarantines) >= 1,
+  );
   if (process.env.HV_PRINT_METRICS)
     console.log(
       JSON.stringify(facts),
@@ -38,22 +41,26 @@ describe('governance metrics on /metrics after the walk-through and a compensate
   it('counts decisions by outcome, reason and ring, matching the session’s own tally', () => {
     expect(total(samples, C.decisions, { outcome: 'allow' })).toBe(facts.allowed);
     expect(total(samples, C.decisions, { outcome: 'deny' })).toBe(facts.denied);
-    expect(total(samples, C.decisions, { outcome: 'deny', reason: 'ring_violation', ring: '2' })).toBe(1);
+    const outOfRing = ['ring_violation', 'ring_breach'].map((reason) => total(samples, C.decisions, { reason }));
+    expect(outOfRing[0]! + outOfRing[1]!).toBe(2);
     expect(total(samples, C.decisions, { outcome: 'deny', reason: 'agent_killed' })).toBe(1);
     // The read, plus the authorization of each of the saga's two steps (once per step, not per attempt).
     expect(total(samples, C.decisions, { outcome: 'allow', reason: 'allowed', ring: '2' })).toBe(1 + 2);
   });
 
   it('counts joins, kills, kill-switch trips and unblocks, and the session’s life', () => {
-    expect(total(samples, C.ringTransitions, { transition: 'join', ring: '2' })).toBe(3);
+    expect(total(samples, C.ringTransitions, { transition: 'join', ring: '2' })).toBe(5);
     // Carol by the operator, and Bob by his identity's operator trip, which kills him in every session he is in.
     expect(total(samples, C.kills, { reason: 'manual' })).toBe(2);
-    expect(total(samples, C.kills)).toBe(2);
+    expect(total(samples, C.kills)).toBe(2 + facts.breachKills);
+    expect(total(samples, C.kills, { reason: 'ring_breach' })).toBe(facts.breachKills);
     expect(total(samples, C.killSwitch, { event: 'tripped', trigger: 'operator' })).toBe(1);
     expect(total(samples, C.killSwitch, { event: 'unblocked', trigger: 'operator' })).toBe(1);
-    expect(total(samples, C.sessionsStarted)).toBe(1);
+    expect(total(samples, C.sessionsStarted)).toBe(2);
     expect(total(samples, C.sessionsClosed)).toBe(1);
-    expect(total(samples, C.breaches)).toBe(0);
+    expect(facts.breaches).toBeGreaterThan(0);
+    expect(total(samples, C.breaches)).toBe(facts.breaches);
+    expect(total(samples, C.quarantines, { reason: 'manual' })).toBe(1);
   });
 
   it('counts the saga, its step attempts and outcomes, and its compensation', () => {
