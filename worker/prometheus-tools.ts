@@ -24,7 +24,9 @@ export const PROMTOOL: GoTool = {
 };
 
 /** Both binaries, built first if needed (promtool reuses Prometheus's build cache, so the second is quick). */
-export async function provisionPrometheus(options: GoToolOptions = {}): Promise<{ prometheus: string; promtool: string }> {
+export async function provisionPrometheus(
+  options: GoToolOptions = {},
+): Promise<{ prometheus: string; promtool: string }> {
   const prometheus = await provisionGoTool(PROMETHEUS, options);
   const promtool = await provisionGoTool(PROMTOOL, options);
   return { prometheus, promtool };
