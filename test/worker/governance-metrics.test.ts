@@ -24,14 +24,6 @@ beforeAll(async () => {
     scrape,
     (s) => total(s, C.sessionsClosed) >= 1 && total(s, C.sagasEnded) >= 1 && total(s, C.quarantines) >= 1,
   );
-  if (process.env.HV_PRINT_METRICS)
-    console.log(
-      JSON.stringify(facts),
-      samples
-        .filter((x) => /^hypervisor_(?!process|nodejs)/.test(x.name) && !x.name.endsWith('_bucket'))
-        .map((x) => `${x.name} ${JSON.stringify(x.labels)} ${x.value}`)
-        .join('\n'),
-    );
 }, 120_000);
 afterAll(async () => {
   await w?.close();
