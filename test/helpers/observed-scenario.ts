@@ -18,7 +18,7 @@ export interface ObservedWorker {
   close(): Promise<void>;
 }
 
-export async function startObservedWorker(): Promise<ObservedWorker> {
+export async function startObservedWorker(extraEnv: Record<string, string> = {}): Promise<ObservedWorker> {
   process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
   const service = await StepService.start();
   const taskQueue = uniqueTaskQueue('observed');
@@ -34,6 +34,7 @@ export async function startObservedWorker(): Promise<ObservedWorker> {
       HV_LOG_LEVEL: 'WARN',
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_STEP_BASE_URL: service.url,
+      ...extraEnv,
     }),
     () => undefined,
   );
