@@ -27,6 +27,9 @@ export interface AuditDeps {
   signer?: AuditSigner | null;
   checkpointSink?: CheckpointSink | null;
   onEntries?: (outcome: 'inserted' | 'duplicate', count: number) => void;
+  /** Seconds from recording to the store, per stored entry; and a batch refused for a conflicting chain. */
+  onPersisted?: (lagSeconds: number) => void;
+  onFault?: () => void;
   /** Reaches the identities' agent workflows with the decisions of each flush. */
   temporal?: () => Promise<Client>;
 }
@@ -185,6 +188,7 @@ export function createAuditActivities(deps: AuditDeps) {
         const rebase = await resetBranch(deps, input, entries, outcome.conflict);
         if (rebase) return { inserted: 0, duplicates: 0, rebase };
         const { seq, storedHash, hash } = outcome.conflict;
+        deps.onFault?.();
         throw hvError(
           ErrorType.ChainBroken,
           `audit chain of session ${input.sessionId} already holds a different entry ${seq}`,
@@ -195,6 +199,8 @@ export function createAuditActivities(deps: AuditDeps) {
       await reportDecisions(deps, input.sessionId, input.reports ?? []);
       deps.onEntries?.('inserted', out.inserted);
       deps.onEntries?.('duplicate', out.duplicates);
+      const storedAtMs = Date.now();
+      for (const link of entries) deps.onPersisted?.(Math.max(0, storedAtMs - link.entry.recordedAtMs) / 1000);
       const last = entries.at(-1);
       if (input.checkpoint && last)
         await writeCheckpoint({

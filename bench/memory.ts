@@ -83,7 +83,7 @@ async function metricsOf(port: number): Promise<Record<string, number>> {
   };
   return {
     stickyCache: pick('temporal_sticky_cache_size'),
-    mainHeapUsed: pick('hypervisor_process_nodejs_heap_size_used_bytes'),
+    mainHeapUsed: pick('hypervisor_nodejs_heap_size_used_bytes'),
     forcedEvictions: pick('temporal_sticky_cache_total_forced_eviction'),
   };
 }

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 
 export interface HealthSource {
   /** Liveness: false only when the process cannot recover (the worker failed). */
@@ -26,6 +26,15 @@ export function startHttpServer(options: {
   sdkMetricsUrl: string;
   health: HealthSource;
 }): Promise<http.Server> {
+  // What /readyz answers, as a series the `HypervisorWorkerNotReady` alert reads (deploy/prometheus/alerts.yml).
+  new Gauge({
+    name: 'hypervisor_worker_ready',
+    help: '1 while the worker polls Temporal and reaches Postgres (what /readyz answers), else 0',
+    registers: [options.registry],
+    async collect() {
+      this.set((await options.health.ready()) ? 1 : 0);
+    },
+  });
   const server = http.createServer((req, res) => {
     void (async () => {
       try {

@@ -1,12 +1,14 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
- * The hypervisor's own Prometheus registry. Workflows never touch it (replays would double-count); activities and the
- * process observe through the objects created here.
+ * The hypervisor's own Prometheus registry. Workflows never touch it (replays would double-count; their governance
+ * counters go through the SDK's workflow metric meter, see `workflows/metrics.ts`); activities and the process observe
+ * through the objects created here. prom-client's default metrics already start with `process_` or `nodejs_`, so the
+ * prefix is `hypervisor_` alone (`hypervisor_process_cpu_seconds_total`).
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'hypervisor_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'hypervisor_' });
   const activityCalls = new Counter({
     name: 'hypervisor_activity_calls_total',
     help: 'Activities executed by this worker, by name and outcome',
@@ -19,6 +21,24 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  return { registry, activityCalls, auditEntries };
+  const auditPersistLag = new Histogram({
+    name: 'hypervisor_audit_persist_lag_seconds',
+    help: 'From an audit entry being recorded by its session to the store holding it',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const auditFaults = new Counter({
+    name: 'hypervisor_audit_faults_total',
+    help: 'Audit batches refused because the store holds a different chain (the session freezes its governance)',
+    registers: [registry],
+  });
+  return { registry, activityCalls, auditEntries, auditPersistLag, auditFaults };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the audit activities report, into the registry. */
+export const auditObservers = (metrics: Metrics) => ({
+  onEntries: (outcome: 'inserted' | 'duplicate', count: number) => metrics.auditEntries.inc({ outcome }, count),
+  onPersisted: (seconds: number) => metrics.auditPersistLag.observe(seconds),
+  onFault: () => metrics.auditFaults.inc(),
+});

@@ -22,7 +22,7 @@ import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { auditObservers, createMetrics, type Metrics } from './metrics.js';
 import { workflowBundleOptions } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
@@ -121,7 +121,7 @@ export async function startWorker(
       pool,
       signer,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
-      onEntries: (outcome, count) => metrics.auditEntries.inc({ outcome }, count),
+      ...auditObservers(metrics),
       temporal,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,

@@ -12,8 +12,10 @@ import {
   unblock,
   type KillSwitchState,
 } from '../domain/kill-switch.js';
+import { killSwitchMetrics } from '../domain/metrics.js';
 import { killSwitch } from './activity-proxies.js';
 import * as msg from './messages.js';
+import { countHits } from './metrics.js';
 
 /** Start arguments: the identity and its kill-switch config, or the state carried over by continue-as-new. */
 export interface AgentWorkflowInput {
@@ -77,6 +79,7 @@ class AgentRun {
 
   /** Queues a notice for every session, stamped with the identity and the current window. */
   notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'> & { to?: string }): void {
+    countHits(killSwitchMetrics(notice.event, notice.trigger));
     this.notices.push({ ...notice, agentDid: this.state.agentDid, windowSeconds: this.state.config.window_seconds });
   }
 

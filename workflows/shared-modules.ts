@@ -21,6 +21,7 @@ import * as intentLocks from '../domain/intent-locks.js';
 import * as killSwitch from '../domain/kill-switch.js';
 import * as liability from '../domain/liability.js';
 import * as limits from '../domain/limits.js';
+import * as metrics from '../domain/metrics.js';
 import * as retention from '../domain/retention.js';
 import * as rings from '../domain/rings.js';
 import * as sagaDsl from '../domain/saga-dsl.js';
@@ -67,6 +68,7 @@ const sharedModules: readonly object[] = [
   killSwitch,
   liability,
   limits,
+  metrics,
   retention,
   rings,
   sagaDsl,

@@ -74,7 +74,8 @@ describe('worker process against the real servers', () => {
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
     const body = await res.text();
-    expect(body).toContain('hypervisor_process_');
+    expect(body).toContain('hypervisor_process_cpu_seconds_total');
+    expect(body).not.toContain('hypervisor_process_process_');
     expect(body).toMatch(/^temporal_/m);
   });
 

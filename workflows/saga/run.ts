@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { sagaEventMetrics } from '../../domain/metrics.js';
 import type { SagaDefinition, SagaStepDefinition } from '../../domain/saga-dsl.js';
 import { SagaLedger } from '../../domain/saga-run.js';
 import type { RecordSagaEventInput, SagaRunOptions, SagaStatus } from '../../domain/saga-types.js';
@@ -10,6 +11,7 @@ import {
   sessionWorkflowId,
   type StepHandOff,
 } from '../messages.js';
+import { countHits } from '../metrics.js';
 
 /** A step running right now, in its own scope so a kill can cancel exactly that step. */
 export interface InflightStep {
@@ -82,6 +84,7 @@ export class SagaRun {
 
   /** Reports to the session's audit chain. A session that has ended cannot record; the saga's own history still does. */
   async report(event: Omit<RecordSagaEventInput, 'sagaId'>): Promise<void> {
+    countHits(sagaEventMetrics(event.kind));
     try {
       await wf
         .getExternalWorkflowHandle(sessionWorkflowId(this.sessionId))

@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
 import { appendEntry, type StoredLink } from '../../domain/audit-chain.js';
 import type { RebaseResult } from '../../domain/audit-rebase.js';
+import { GovernanceCounter, sessionEventMetrics } from '../../domain/metrics.js';
 import * as model from '../../domain/session/index.js';
 import {
   CreateSessionInput,
@@ -11,6 +12,7 @@ import {
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
 import { parseInput } from '../../domain/validation.js';
+import { countHits, observeOutboxDepth } from '../metrics.js';
 import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
 import { Replies, type CarriedReply } from './replies.js';
@@ -74,6 +76,7 @@ export class SessionRun {
   /** Chains each event into the audit trail and queues what it calls for (follow-ups, the identity's window). */
   record(events: SessionEvent[]): void {
     for (const e of events) {
+      countHits(sessionEventMetrics(e.kind, e.payload));
       // Every decision counts in the identity's window, including the allows the chain may skip.
       const decided = e.kind === 'decision' && e.agentDid ? e.agentDid : null;
       if (!this.data.config.enableAudit && model.isRoutineAllow(e)) {
@@ -92,6 +95,7 @@ export class SessionRun {
       });
       this.data = { ...this.data, chain: head };
       this.audit.push(chained);
+      countHits([{ counter: GovernanceCounter.auditRecorded, labels: {} }]);
       const sagasRunning = this.followUps.activeSagas.size > 0;
       this.followUps.queue.push(...model.followUpsOf(this.data, e, sagasRunning, Date.now()));
       if (decided) {
@@ -100,6 +104,7 @@ export class SessionRun {
       }
     }
     this.audit.trim();
+    if (events.length > 0) observeOutboxDepth(this.audit.status().pending);
   }
 
   /**
