@@ -11,13 +11,12 @@ import { loadTrustedKeys } from '../store/audit-crypto.js';
 import { devDatabaseUrl, loadMigrationUrl } from '../store/config.js';
 import { createPool, type Pool } from '../store/db.js';
 import { readLedger, readStanding } from '../store/liability.js';
-import { runMigrations } from '../store/migrate.js';
 import { devAuditPaths } from '../store/paths.js';
 import { invalidateCheckpoints, listCheckpoints } from '../store/saga.js';
 import { exportAuditEntries, verifyAuditChain, verifyExportFile, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, exitCodeFor } from './errors.js';
 import { readSagaDefinitionFile, validateSaga } from './saga.js';
-import { HypervisorClient, type AgentHandle, type SessionHandle } from './hypervisor-client.js';
+import type { AgentHandle, HypervisorClient, SessionHandle } from './hypervisor-client.js';
 
 /** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
 const EXIT_DENIED = 4;
@@ -89,6 +88,8 @@ function printVerification(r: VerifyAuditReport): void {
 
 /** One connection per command, closed whatever happens. */
 async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): Promise<T> {
+  // Loaded on use: the Temporal client (gRPC, protobufs) would otherwise slow every start, `hv --help` included.
+  const { HypervisorClient } = await import('./hypervisor-client.js');
   const hv = await HypervisorClient.connect();
   try {
     return await fn(hv);
@@ -652,6 +653,7 @@ program
   .command('migrate')
   .description('apply pending migrations over DATABASE_MIGRATION_URL (the owner role), else DATABASE_URL')
   .action(async () => {
+    const { runMigrations } = await import('../store/migrate.js');
     print({ applied: await runMigrations(loadMigrationUrl()) });
   });
 
