@@ -38,10 +38,10 @@ describe('Dockerfile', () => {
  * The runtime stage without Docker: the same steps (production install from the lock file into a clean directory,
  * dist/, bin/ and migrations/ copied in, the same start command), then the worker against the test servers. The clean
  * directory has no TypeScript sources, so the sessions it serves prove the pre-built bundle is used. Needs
- * `npm run build` first; `.ci/run` builds and sets HV_REQUIRE_DIST so that CI never skips it.
+ * `npm run build` first; `.ci/run` builds and sets HV_CI_STRICT so that CI never skips it.
  */
 const built = existsSync(path.join(distDir, 'worker', 'main.js')) && existsSync(prebuiltBundlePath);
-if (process.env.HV_REQUIRE_DIST && !built) throw new Error('HV_REQUIRE_DIST is set but dist/ is not built');
+if (process.env.HV_CI_STRICT && !built) throw new Error('HV_CI_STRICT is set but dist/ is not built');
 
 describe.skipIf(!built)('the runtime stage, rehearsed in a clean directory', () => {
   const app = mkdtempSync(path.join(tmpdir(), 'hv-runtime-'));
