@@ -1,9 +1,8 @@
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+// Deep imports, not the packages' index: the CLI loads this module at start, and the client package's index (gRPC,
+// protobufs) costs about a second there. The classes are the very ones the indexes re-export.
+import { WorkflowUpdateFailedError } from '@temporalio/client/lib/errors.js';
+import { WorkflowNotFoundError } from '@temporalio/common/lib/errors.js';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common/lib/failure.js';
 import { ErrorType, hvErrorDetails, isHypervisorErrorType } from '../domain/errors.js';
 
 /**

@@ -1,8 +1,16 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file lives in `<root>/store/`). */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const parentOfStore = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The repository (or installed package) root: this file lives in `<root>/store/`, or compiled by `npm run build` in
+ * `<root>/dist/store/`.
+ */
+export const projectRoot = path.basename(parentOfStore) === 'dist' ? path.dirname(parentOfStore) : parentOfStore;
+
+/** What `npm run build` writes: the compiled JavaScript and the pre-built workflow bundle. */
+export const distDir = path.join(projectRoot, 'dist');
 
 /** The SQL migrations `runMigrations` applies. */
 export const migrationsDir = path.join(projectRoot, 'migrations');

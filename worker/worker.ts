@@ -23,7 +23,7 @@ import { temporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
 import { auditObservers, createMetrics, type Metrics } from './metrics.js';
-import { workflowBundleOptions } from './bundle.js';
+import { workflowBundleOptions, workflowBundlePath } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
 
@@ -104,7 +104,7 @@ export async function startWorker(
   const metrics = createMetrics();
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
-  const bundlePath = process.env.HV_WORKFLOW_BUNDLE;
+  const bundlePath = workflowBundlePath();
   // Activities that talk to workflows (saga steps asking their session for authorization) share one client.
   let temporalClient: Promise<Client> | undefined;
   const temporal = () =>

@@ -6,7 +6,6 @@ import { retentionCutoffMs } from '../../domain/retention.js';
 import { purgePayloadsBefore } from '../../store/audit.js';
 import { loadTrustedKeys } from '../../store/audit-crypto.js';
 import { loadMigrationUrl } from '../../store/config.js';
-import { runMigrations } from '../../store/migrate.js';
 import { devAuditPaths } from '../../store/paths.js';
 import { exportAuditEntries, verifyAuditChain, verifyExportFile, type VerifyAuditReport } from '../audit.js';
 import { HypervisorError } from '../errors.js';
@@ -159,6 +158,7 @@ function registerDbCommands(program: Command): void {
     .command('migrate')
     .description('apply pending migrations over DATABASE_MIGRATION_URL (the owner role), else DATABASE_URL')
     .action(async () => {
+      const { runMigrations } = await import('../../store/migrate.js');
       emit({ applied: await runMigrations(loadMigrationUrl()) });
     });
 }

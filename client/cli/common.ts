@@ -2,7 +2,7 @@ import { ErrorType } from '../../domain/errors.js';
 import { devDatabaseUrl } from '../../store/config.js';
 import { createPool, type Pool } from '../../store/db.js';
 import { HypervisorError } from '../errors.js';
-import { HypervisorClient, type SessionHandle } from '../hypervisor-client.js';
+import type { HypervisorClient, SessionHandle } from '../hypervisor-client.js';
 
 /** Exit code for a decision that was evaluated and denied (the command worked; the answer is no). */
 export const EXIT_DENIED = 4;
@@ -40,6 +40,8 @@ export async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
 
 /** One connection per command, closed whatever happens. */
 export async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): Promise<T> {
+  // Loaded on use: the Temporal client (gRPC, protobufs) would otherwise slow every start, `hv --help` included.
+  const { HypervisorClient } = await import('../hypervisor-client.js');
   const hv = await HypervisorClient.connect();
   try {
     return await fn(hv);

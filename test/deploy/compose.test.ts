@@ -1,0 +1,64 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { projectRoot } from '../../store/paths.js';
+import { findOnPath } from '../../worker/go-tools.js';
+
+interface Service {
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  environment?: Record<string, string>;
+  secrets?: unknown[];
+  volumes?: string[];
+}
+
+const dockerCompose = findOnPath('docker-compose', process.env);
+if (process.env.HV_CI_STRICT && !dockerCompose)
+  throw new Error('HV_CI_STRICT: docker-compose missing (.ci/deploy-tools)');
+
+/** docker-compose.yml through a real compose parser (Debian's docker-compose, `config` needs no daemon). */
+describe.skipIf(!dockerCompose)('docker-compose.yml', () => {
+  const render = (file: string) =>
+    spawnSync(dockerCompose!, ['-f', file, 'config'], { cwd: projectRoot, encoding: 'utf8' });
+
+  it('is valid, and the parser rejects a broken file', () => {
+    const ok = render('docker-compose.yml');
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const broken = render(path.join(projectRoot, 'test/fixtures/compose-broken.yml'));
+    expect(broken.status).not.toBe(0);
+  });
+
+  it('starts in order on health checks, runs two workers on one task queue, scrapes and provisions', () => {
+    const { services } = parse(render('docker-compose.yml').stdout) as { services: Record<string, Service> };
+    const workers = ['worker-1', 'worker-2'].map((name) => services[name]!);
+    expect(new Set(workers.map((w) => w.environment?.TEMPORAL_TASK_QUEUE))).toEqual(new Set(['agent-hypervisor']));
+    for (const w of workers) {
+      expect(w.depends_on).toEqual({
+        temporal: { condition: 'service_healthy' },
+        migrate: { condition: 'service_completed_successfully' },
+      });
+      expect(w.environment).toMatchObject({
+        HV_MIGRATE_ON_START: 'false',
+        HV_AUDIT_SIGNING_KEY_FILE: '/run/secrets/audit_signing_key',
+      });
+      expect(w.healthcheck?.test.join(' ')).toMatch(/\/readyz/);
+    }
+    for (const name of ['temporal-postgres', 'temporal', 'hv-postgres', 'prometheus'])
+      expect(services[name]!.healthcheck, name).toBeDefined();
+    expect(services.temporal!.depends_on).toEqual({ 'temporal-postgres': { condition: 'service_healthy' } });
+    expect(services.migrate!.depends_on).toEqual({ 'hv-postgres': { condition: 'service_healthy' } });
+    const prometheus = parse(readFileSync(path.join(projectRoot, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    expect(prometheus.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets))).toEqual([
+      'worker-1:9464',
+      'worker-2:9464',
+    ]);
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    expect(services.grafana!.volumes!.join(' ')).toMatch(/deploy\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards/);
+  });
+});
