@@ -4,6 +4,7 @@
  * from a closed set (a ring, an enum member, or `other`), never a DID, session id or free text, so the series stay
  * bounded whatever agents do.
  */
+import { KillReason, QuarantineReason } from './session-types.js';
 
 export const GovernanceCounter = {
   decisions: 'hypervisor_decisions_total',
@@ -41,22 +42,9 @@ const DECISION_REASONS = [
   'ring_breach',
 ];
 const SEVERITIES = ['low', 'medium', 'high', 'critical'];
-const KILL_REASONS = [
-  'behavioral_drift',
-  'rate_limit',
-  'ring_breach',
-  'manual',
-  'quarantine_timeout',
-  'session_timeout',
-];
-const QUARANTINE_REASONS = [
-  'behavioral_drift',
-  'liability_violation',
-  'ring_breach',
-  'rate_limit_exceeded',
-  'manual',
-  'cascade_slash',
-];
+/** The closed sets of the session's own schemas: a reason they do not know is counted as `other`. */
+const KILL_REASONS: readonly string[] = KillReason.options;
+const QUARANTINE_REASONS: readonly string[] = QuarantineReason.options;
 
 /** `value` when it is one of `allowed`, else `other`: a label never carries what a caller made up. */
 const oneOf = (value: unknown, allowed: readonly string[]): string =>
