@@ -33,6 +33,7 @@ const variants: Record<string, string[]> = {
     '--set',
     'existingSecret=hv-secrets,autoscaling.enabled=false,migrations.enabled=false',
   ],
+  'worker versioning on': ['--set', 'workerVersioning.enabled=true,workerVersioning.deploymentName=hv-prod'],
 };
 
 /**
