@@ -8,7 +8,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build
+# The build id (worker/build-info.ts) is <version>+<commit>; the context has no .git, so pass the commit:
+# `docker build --build-arg GIT_SHA=$(git rev-parse --short=12 HEAD) .`
+ARG GIT_SHA=unknown
+RUN HV_GIT_SHA="$GIT_SHA" npm run build
 
 # Runtime stage: production dependencies and dist/ only, as the unprivileged `node` user.
 FROM node:20.19-bookworm-slim AS runtime

@@ -1,6 +1,7 @@
 // Deep imports, not the packages' index: the CLI loads this module at start, and the client package's index (gRPC,
-// protobufs) costs about a second there. The classes are the very ones the indexes re-export.
-import { WorkflowUpdateFailedError } from '@temporalio/client/lib/errors.js';
+// protobufs) costs about a second there. The classes are the very ones the indexes re-export. Even
+// `@temporalio/client/lib/errors.js` loads gRPC, so its WorkflowUpdateFailedError is recognised by name (the SDK's
+// errors are matched by name across copies anyway: SymbolBasedInstanceOfError).
 import { WorkflowNotFoundError } from '@temporalio/common/lib/errors.js';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common/lib/failure.js';
 import { ErrorType, hvErrorDetails, isHypervisorErrorType } from '../domain/errors.js';
@@ -25,7 +26,11 @@ export class HypervisorError extends Error {
 export function toHypervisorError(err: unknown, context: { sessionId?: string } = {}): unknown {
   if (err instanceof HypervisorError) return err;
   const failure =
-    err instanceof WorkflowUpdateFailedError ? err.cause : err instanceof ApplicationFailure ? err : undefined;
+    err instanceof Error && err.name === 'WorkflowUpdateFailedError'
+      ? err.cause
+      : err instanceof ApplicationFailure
+        ? err
+        : undefined;
   if (failure instanceof ApplicationFailure && isHypervisorErrorType(failure.type)) {
     return new HypervisorError(failure.type, failure.message, hvErrorDetails(failure), { cause: err });
   }

@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
+// The deep import, not the package index: the `hv` CLI loads this module at start (see client/errors.ts).
+import { ApplicationFailure } from '@temporalio/common/lib/failure.js';
 
 /**
  * The closed set of error types the hypervisor raises (DESIGN §7). Each travels as an `ApplicationFailure` whose

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOCK_INTENTS } from './enum-values.js';
 import { ErrorType, hvError } from './errors.js';
 
 /**
@@ -13,7 +14,7 @@ import { ErrorType, hvError } from './errors.js';
  * refusing the request that would close a cycle is enough to keep every session free of deadlocks.
  */
 
-export const LockIntent = z.enum(['read', 'write', 'exclusive']);
+export const LockIntent = z.enum(LOCK_INTENTS);
 export type LockIntent = z.infer<typeof LockIntent>;
 
 /** Bounds that keep a lock table small enough to carry through continue-as-new and to scan on every request. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ActionManifest } from './actions.js';
+import { KILL_REASONS, QUARANTINE_ON_TIMEOUT, QUARANTINE_REASONS } from './enum-values.js';
 import type { ChainHead, Json } from './audit-chain.js';
 import type { Vouch } from './liability.js';
 import type { Bucket } from './token-bucket.js';
@@ -18,14 +19,7 @@ import type { VfsState } from './vfs.js';
 export const SessionState = z.enum(['handshaking', 'active', 'terminating', 'archived']);
 export type SessionState = z.infer<typeof SessionState>;
 
-export const KillReason = z.enum([
-  'behavioral_drift',
-  'rate_limit',
-  'ring_breach',
-  'manual',
-  'quarantine_timeout',
-  'session_timeout',
-]);
+export const KillReason = z.enum(KILL_REASONS);
 export type KillReason = z.infer<typeof KillReason>;
 
 const sigma = (field: string) =>
@@ -83,14 +77,7 @@ export interface JoinStanding {
 export const ADMIT: JoinStanding = { sigma: null, blacklisted: false, riskScore: 0, recommendation: 'admit' };
 
 /** Reference §5.5 reasons. */
-export const QuarantineReason = z.enum([
-  'behavioral_drift',
-  'liability_violation',
-  'ring_breach',
-  'rate_limit_exceeded',
-  'manual',
-  'cascade_slash',
-]);
+export const QuarantineReason = z.enum(QUARANTINE_REASONS);
 
 export const QuarantineInput = z
   .object({
@@ -100,7 +87,7 @@ export const QuarantineInput = z
     /** Reference default: 300 s. */
     durationSeconds: z.number().int().min(1).max(86_400).default(300),
     /** At the end: lift the isolation, or kill the agent with `quarantine_timeout`. */
-    onTimeout: z.enum(['release', 'kill']).default('release'),
+    onTimeout: z.enum(QUARANTINE_ON_TIMEOUT).default('release'),
     details: z.string().max(2048).default(''),
     /** Evidence kept in the audit chain (bounded). */
     forensic: z

@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { distDir, projectRoot } from '../store/paths.js';
+import { buildInfoPath, computeBuildInfo } from './build-info.js';
 import { prebuiltBundlePath, workflowBundleOptions } from './bundle.js';
 
 /**
@@ -25,8 +26,10 @@ async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: new DefaultLogger('WARN') });
   await mkdir(path.dirname(prebuiltBundlePath), { recursive: true });
   await writeFile(prebuiltBundlePath, code);
+  const build = computeBuildInfo();
+  await writeFile(buildInfoPath, `${JSON.stringify(build, null, 2)}\n`);
   console.log(
-    `built ${path.relative(projectRoot, distDir)}/ and ${path.relative(projectRoot, prebuiltBundlePath)} ` +
+    `built ${build.buildId}: ${path.relative(projectRoot, distDir)}/ and ${path.relative(projectRoot, prebuiltBundlePath)} ` +
       `in ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
 }

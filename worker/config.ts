@@ -71,6 +71,14 @@ export const WorkerEnv = DatabaseEnv.extend({
     }),
   /** Base URL for saga steps whose `execute_api` / `undo_api` is a path (e.g. `/infra/provision`). */
   HV_STEP_BASE_URL: z.url().optional(),
+  /**
+   * Temporal Worker Deployment Versioning (safe rollouts, README "Deploying"). The worker always names its deployment
+   * version (this deployment name and the build id of worker/build-info.ts); with versioning on, the server routes
+   * tasks only to the version made current with `temporal worker deployment set-current-version`, so a new build
+   * takes work when promoted and a rollback is one command. Off by default: tasks go to every worker of the queue.
+   */
+  HV_WORKER_DEPLOYMENT_NAME: z.string().min(1).default('agent-hypervisor'),
+  HV_WORKER_VERSIONING: flag('false'),
   /** Retention (docs/DESIGN.md §5.6): audit payloads older than this are purged; hashes and commitments are kept. */
   HV_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(180),
   /** Keep a daily Temporal Schedule that runs the retention purge. */

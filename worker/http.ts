@@ -25,7 +25,21 @@ export function startHttpServer(options: {
   registry: Registry;
   sdkMetricsUrl: string;
   health: HealthSource;
+  /** The running build, on `/healthz` and as `hypervisor_build_info` (worker/build-info.ts). */
+  build: { version: string; gitSha: string; buildId: string; deploymentName: string; versioning: boolean };
 }): Promise<http.Server> {
+  const { build } = options;
+  new Gauge({
+    name: 'hypervisor_build_info',
+    help: 'Always 1; the labels name the build this worker runs and its Temporal deployment version',
+    labelNames: ['version', 'git_sha', 'build_id', 'deployment', 'versioning'],
+    registers: [options.registry],
+  })
+    .labels(build.version, build.gitSha, build.buildId, build.deploymentName, build.versioning ? 'on' : 'off')
+    .set(1);
+  const healthBody = (live: boolean) =>
+    `${live ? 'ok' : 'failed'}\nbuild ${build.buildId}\ndeployment ${build.deploymentName}` +
+    ` (worker versioning ${build.versioning ? 'on' : 'off'})\n`;
   // What /readyz answers, as a series the `HypervisorWorkerNotReady` alert reads (deploy/prometheus/alerts.yml).
   new Gauge({
     name: 'hypervisor_worker_ready',
@@ -42,7 +56,7 @@ export function startHttpServer(options: {
         if (req.method !== 'GET') return void res.writeHead(405).end();
         if (url.pathname === '/healthz') {
           const live = options.health.live();
-          return void res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(live ? 'ok\n' : 'failed\n');
+          return void res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(healthBody(live));
         }
         if (url.pathname === '/readyz') {
           const ready = await options.health.ready();

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   console.log(
     `hypervisor worker polling ${env.TEMPORAL_TASK_QUEUE} on ${target.address} (namespace ${target.namespace}); ` +
       `metrics and health on ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)} (bound to ${env.HV_HTTP_HOST}, ` +
-      'unauthenticated)',
+      'unauthenticated); ' +
+      `build ${running.build.buildId}, deployment ${env.HV_WORKER_DEPLOYMENT_NAME} ` +
+      `(worker versioning ${env.HV_WORKER_VERSIONING ? 'on' : 'off'})`,
   );
   onShutdownSignal(async (signal) => {
     console.log(`${signal} received: draining the worker`);

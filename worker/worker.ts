@@ -26,6 +26,7 @@ import { auditObservers, createMetrics, type Metrics } from './metrics.js';
 import { workflowBundleOptions, workflowBundlePath } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
+import { currentBuildInfo, deploymentOptions, type BuildInfo } from './build-info.js';
 
 let runtimeInstalled = false;
 
@@ -76,6 +77,8 @@ export interface RunningWorker {
   pool: Pool;
   http: http.Server;
   metrics: Metrics;
+  /** The build this worker runs; its build id is the worker's Temporal deployment version. */
+  build: BuildInfo;
   /** Resolves when the worker has drained and every resource is closed. */
   done: Promise<void>;
   /** Starts a graceful shutdown (idempotent) and waits for `done`. */
@@ -105,6 +108,7 @@ export async function startWorker(
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
   const bundlePath = workflowBundlePath();
+  const build = currentBuildInfo();
   // Activities that talk to workflows (saga steps asking their session for authorization) share one client.
   let temporalClient: Promise<Client> | undefined;
   const temporal = () =>
@@ -129,19 +133,11 @@ export async function startWorker(
       taskQueue: env.TEMPORAL_TASK_QUEUE,
     }),
     interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
+    workerDeploymentOptions: deploymentOptions(env, build),
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
     shutdownForceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS + 15}s`,
   });
-  const http = await startHttpServer({
-    host: env.HV_HTTP_HOST,
-    port: env.HV_HTTP_PORT,
-    registry: metrics.registry,
-    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
-    health: {
-      live: () => worker.getState() !== 'FAILED',
-      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
-    },
-  });
+  const http = await serveHttp(env, { metrics, worker, pool, build });
   if (env.HV_AUDIT_RETENTION_SCHEDULE)
     await ensureRetentionSchedule({
       connectionOptions: target.connectionOptions,
@@ -162,6 +158,7 @@ export async function startWorker(
     pool,
     http,
     metrics,
+    build,
     done,
     shutdown() {
       if (!stopping) {
@@ -171,4 +168,22 @@ export async function startWorker(
       return stopping;
     },
   };
+}
+
+/** /metrics, /healthz (with the build) and /readyz of this worker. */
+function serveHttp(
+  env: WorkerEnv,
+  { metrics, worker, pool, build }: { metrics: Metrics; worker: Worker; pool: Pool; build: BuildInfo },
+): Promise<http.Server> {
+  return startHttpServer({
+    host: env.HV_HTTP_HOST,
+    port: env.HV_HTTP_PORT,
+    registry: metrics.registry,
+    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
+    build: { ...build, deploymentName: env.HV_WORKER_DEPLOYMENT_NAME, versioning: env.HV_WORKER_VERSIONING },
+    health: {
+      live: () => worker.getState() !== 'FAILED',
+      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
+    },
+  });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { readLedger, readStanding } from '../../store/liability.js';
 import type { AgentHandle } from '../hypervisor-client.js';
 import { parseJson, withClient, withPool } from './common.js';
 import { emit } from './output.js';
@@ -44,6 +43,9 @@ export function registerAgentCommands(program: Command): void {
     .command('show <did>')
     .description("an agent's standing (σ after slashes, risk, admit/probation/deny) and its ledger entries")
     .action((did: string) =>
-      withPool(async (pool) => emit({ standing: await readStanding(pool, did), entries: await readLedger(pool, did) })),
+      withPool(async (pool) => {
+        const { readLedger, readStanding } = await import('../../store/liability.js');
+        emit({ standing: await readStanding(pool, did), entries: await readLedger(pool, did) });
+      }),
     );
 }

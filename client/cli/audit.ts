@@ -3,14 +3,15 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { ErrorType } from '../../domain/errors.js';
 import { retentionCutoffMs } from '../../domain/retention.js';
-import { purgePayloadsBefore } from '../../store/audit.js';
-import { loadTrustedKeys } from '../../store/audit-crypto.js';
-import { loadMigrationUrl } from '../../store/config.js';
 import { devAuditPaths } from '../../store/paths.js';
-import { exportAuditEntries, verifyAuditChain, verifyExportFile, type VerifyAuditReport } from '../audit.js';
+import type { VerifyAuditReport } from '../audit.js';
 import { HypervisorError } from '../errors.js';
 import { EXIT_AUDIT_FAILED, parseNumber, withPool, withSession } from './common.js';
 import { c, emit } from './output.js';
+
+// Loaded on use: verification and export pull in the store (pg) and its crypto, which `hv --help` does not need.
+const auditLib = () => import('../audit.js');
+const trusted = async (files: string[]) => (await import('../../store/audit-crypto.js')).loadTrustedKeys(files);
 
 function auditDefaults(): { publicKeys: string[]; checkpointDir: string | null } {
   const dev = devAuditPaths();
@@ -82,7 +83,8 @@ function registerVerifyCommands(program: Command): Command {
         },
       ) => {
         const defaults = auditDefaults();
-        const trustedKeys = await loadTrustedKeys(o.publicKey ?? defaults.publicKeys);
+        const trustedKeys = await trusted(o.publicKey ?? defaults.publicKeys);
+        const { verifyAuditChain } = await auditLib();
         const checkpointDir = o.checkpoints ?? defaults.checkpointDir;
         const progress = (n: number) => process.stderr.write(`verified ${n} entries…\n`);
         const report = await withPool(async (pool) => {
@@ -102,8 +104,10 @@ function registerVerifyCommands(program: Command): Command {
     .option('--checkpoints <dir>', 'checkpoint directory')
     .action(async (file: string, o: { publicKey?: string[]; checkpoints?: string }) => {
       const defaults = auditDefaults();
-      const report = await verifyExportFile(file, {
-        trustedKeys: await loadTrustedKeys(o.publicKey ?? defaults.publicKeys),
+      const report = await (
+        await auditLib()
+      ).verifyExportFile(file, {
+        trustedKeys: await trusted(o.publicKey ?? defaults.publicKeys),
         checkpointDir: o.checkpoints ?? defaults.checkpointDir,
       });
       emit(report, formatVerification);
@@ -121,7 +125,7 @@ function registerAuditStoreCommands(audit: Command): void {
       await withPool(async (pool) => {
         const out = o.out ? createWriteStream(o.out) : process.stdout;
         let count = 0;
-        for await (const entry of exportAuditEntries(pool, id)) {
+        for await (const entry of (await auditLib()).exportAuditEntries(pool, id)) {
           count += 1;
           if (!out.write(`${JSON.stringify(entry)}\n`)) await once(out, 'drain');
         }
@@ -146,6 +150,7 @@ function registerAuditStoreCommands(audit: Command): void {
       const days = o.retentionDays ?? Number(process.env.HV_AUDIT_RETENTION_DAYS ?? 180);
       if (!Number.isInteger(days) || days < 1)
         throw new HypervisorError(ErrorType.InvalidInput, `--retention-days must be a whole number ≥ 1, got ${days}`);
+      const { purgePayloadsBefore } = await import('../../store/audit.js');
       const purged = await withPool((pool) => purgePayloadsBefore(pool, retentionCutoffMs(Date.now(), days)));
       emit({ retentionDays: days, purged });
     });
@@ -159,6 +164,7 @@ function registerDbCommands(program: Command): void {
     .description('apply pending migrations over DATABASE_MIGRATION_URL (the owner role), else DATABASE_URL')
     .action(async () => {
       const { runMigrations } = await import('../../store/migrate.js');
+      const { loadMigrationUrl } = await import('../../store/config.js');
       emit({ applied: await runMigrations(loadMigrationUrl()) });
     });
 }

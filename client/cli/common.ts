@@ -1,6 +1,5 @@
 import { ErrorType } from '../../domain/errors.js';
-import { devDatabaseUrl } from '../../store/config.js';
-import { createPool, type Pool } from '../../store/db.js';
+import type { Pool } from '../../store/db.js';
 import { HypervisorError } from '../errors.js';
 import type { HypervisorClient, SessionHandle } from '../hypervisor-client.js';
 
@@ -30,6 +29,11 @@ export const parseNumber =
 
 /** Postgres for the store-backed commands: DATABASE_URL, or the database `npm run dev` starts. */
 export async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
+  // Loaded on use, like the Temporal client below: pg is not needed for `hv --help` or the Temporal commands.
+  const [{ devDatabaseUrl }, { createPool }] = await Promise.all([
+    import('../../store/config.js'),
+    import('../../store/db.js'),
+  ]);
   const pool = createPool(process.env.DATABASE_URL ?? devDatabaseUrl(), 2);
   try {
     return await fn(pool);

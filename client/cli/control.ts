@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { KillReason, QuarantineInput, QuarantineReason } from '../../domain/session-types.js';
+import { KILL_REASONS, QUARANTINE_ON_TIMEOUT, QUARANTINE_REASONS } from '../../domain/enum-values.js';
+import type { KillReason, QuarantineInput } from '../../domain/session-types.js';
 import { EXIT_DENIED, parseNumber, withSession } from './common.js';
 import { formatDecision } from './format.js';
 import { emit } from './output.js';
@@ -89,7 +90,7 @@ function registerKillCommand(program: Command): void {
     .command('kill <sessionId>')
     .description('kill an agent in a session (idempotent by --kill-id)')
     .requiredOption('--agent <did>')
-    .addOption(new Option('--reason <reason>').choices(KillReason.options).default('manual'))
+    .addOption(new Option('--reason <reason>').choices(KILL_REASONS).default('manual'))
     .requiredOption('--authorized-by <did>')
     .option('--kill-id <id>')
     .option('--details <text>')
@@ -154,11 +155,9 @@ function registerLiabilityCommands(program: Command): void {
     .description('read-only isolation (ring 3, no writes, no elevation) for a while, then release or kill')
     .requiredOption('--agent <did>')
     .requiredOption('--authorized-by <did>')
-    .addOption(new Option('--reason <reason>').choices(QuarantineReason.options).default('manual'))
+    .addOption(new Option('--reason <reason>').choices(QUARANTINE_REASONS).default('manual'))
     .option('--duration <seconds>', 'default 300', parseNumber('--duration'))
-    .addOption(
-      new Option('--on-timeout <what>').choices(QuarantineInput.shape.onTimeout.unwrap().options).default('release'),
-    )
+    .addOption(new Option('--on-timeout <what>').choices(QUARANTINE_ON_TIMEOUT).default('release'))
     .option('--details <text>')
     .option('--release', 'lift the quarantine now instead')
     .action(

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { ErrorType } from '../../domain/errors.js';
-import { invalidateCheckpoints, listCheckpoints } from '../../store/saga.js';
 import { HypervisorError } from '../errors.js';
-import { readSagaDefinitionFile, validateSaga } from '../saga.js';
 import { EXIT_DENIED, withClient, withPool } from './common.js';
 import { formatSaga } from './format.js';
 import { emit } from './output.js';
+
+// Loaded on use: the saga DSL (YAML, the workflow messages) and the checkpoint store (pg) would slow every start.
+const sagaFiles = () => import('../saga.js');
+const checkpoints = () => import('../../store/saga.js');
 
 /** `hv saga …`: validate, start, follow, resume, cancel, checkpoints. */
 export function registerSagaCommands(program: Command): void {
@@ -14,6 +16,7 @@ export function registerSagaCommands(program: Command): void {
     .command('validate <file>')
     .description('check a saga definition (YAML or JSON); lists every error with its path, exit 2 when invalid')
     .action(async (file: string) => {
+      const { readSagaDefinitionFile, validateSaga } = await sagaFiles();
       const issues = validateSaga(await readSagaDefinitionFile(file));
       emit({ file, valid: issues.length === 0, issues }, (r) =>
         r.valid ? `${file}: valid` : r.issues.map((issue) => `${file}: ${issue.path}: ${issue.message}`).join('\n'),
@@ -27,7 +30,7 @@ export function registerSagaCommands(program: Command): void {
     .option('--agent-queue <did=queue...>', "route an agent's steps to its own task queue")
     .option('--wait', 'wait for the saga to end and print its final state')
     .action(async (file: string, o: { id?: string; agentQueue?: string[]; wait?: boolean }) => {
-      const definition = await readSagaDefinitionFile(file);
+      const definition = await (await sagaFiles()).readSagaDefinitionFile(file);
       const agentTaskQueues = Object.fromEntries(
         (o.agentQueue ?? []).map((pair) => {
           const at = pair.indexOf('=');
@@ -71,7 +74,7 @@ export function registerSagaCommands(program: Command): void {
   saga
     .command('checkpoints <sagaId>')
     .description("the saga's checkpoints in Postgres")
-    .action((id: string) => withPool(async (pool) => emit(await listCheckpoints(pool, id))));
+    .action((id: string) => withPool(async (pool) => emit(await (await checkpoints()).listCheckpoints(pool, id))));
   saga
     .command('invalidate <sagaId>')
     .description('invalidate checkpoints so a resume runs those steps again')
@@ -79,7 +82,11 @@ export function registerSagaCommands(program: Command): void {
     .option('--by <who>', 'recorded as the invalidator', 'operator')
     .action((id: string, o: { step?: string; by: string }) =>
       withPool(async (pool) =>
-        emit({ invalidated: await invalidateCheckpoints(pool, { sagaId: id, stepId: o.step, by: o.by }) }),
+        emit({
+          invalidated: await (
+            await checkpoints()
+          ).invalidateCheckpoints(pool, { sagaId: id, stepId: o.step, by: o.by }),
+        }),
       ),
     );
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { ErrorType } from '../../domain/errors.js';
-import { LockIntent } from '../../domain/intent-locks.js';
+import { LOCK_INTENTS } from '../../domain/enum-values.js';
+import type { LockIntent } from '../../domain/intent-locks.js';
 import { HypervisorError } from '../errors.js';
 import { parseNumber, withSession } from './common.js';
 import { emit } from './output.js';
@@ -78,7 +79,7 @@ function registerLockCommands(program: Command): void {
   lock
     .command('acquire <sessionId> <path>')
     .requiredOption('--agent <did>')
-    .addOption(new Option('--intent <intent>').choices(LockIntent.options).default('write'))
+    .addOption(new Option('--intent <intent>').choices(LOCK_INTENTS).default('write'))
     .option('--ttl <seconds>', 'lock TTL', parseNumber('--ttl'))
     .action((id: string, path: string, o: { agent: string; intent: LockIntent; ttl?: number }) =>
       withSession(id, async (s) =>

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { ErrorType } from '../../domain/errors.js';
 import type { Pool } from '../../store/db.js';
-import { exportAuditEntries, type ExportedEntry } from '../audit.js';
+import type { ExportedEntry } from '../audit.js';
 import { HypervisorError, toHypervisorError } from '../errors.js';
 import type { SessionHandle } from '../hypervisor-client.js';
 import { parseNumber, withPool, withSession } from './common.js';
@@ -39,6 +39,7 @@ async function sessionOpen(session: SessionHandle): Promise<boolean> {
  * It ends at the session's `session_archived` entry, or once the workflow is closed and nothing more is stored.
  */
 export async function watchSession(pool: Pool, session: SessionHandle, o: WatchOptions): Promise<number> {
+  const { exportAuditEntries } = await import('../audit.js'); // on use: it loads the store (pg)
   let last = o.fromSeq - 1;
   while (!o.signal.aborted) {
     let closed = false;

@@ -64,7 +64,13 @@ describe('worker process against the real servers', () => {
   });
 
   it('is live and ready once polling', async () => {
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    // The build it runs, whose id is its Temporal deployment version (worker/build-info.ts).
+    expect(await health.text()).toBe(
+      `ok\nbuild ${running.build.buildId}\ndeployment agent-hypervisor (worker versioning off)\n`,
+    );
+    expect(running.build.buildId).toMatch(/^\d+\.\d+\.\d+\+([0-9a-f]{12}|unknown)-src$/);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toBe('ready\n');
@@ -75,6 +81,10 @@ describe('worker process against the real servers', () => {
     expect(res.status).toBe(200);
     const body = await res.text();
     expect(body).toContain('hypervisor_process_cpu_seconds_total');
+    expect(body).toContain(
+      `hypervisor_build_info{version="${running.build.version}",git_sha="${running.build.gitSha}",` +
+        `build_id="${running.build.buildId}",deployment="agent-hypervisor",versioning="off"} 1`,
+    );
     expect(body).not.toContain('hypervisor_process_process_');
     expect(body).toMatch(/^temporal_/m);
   });
