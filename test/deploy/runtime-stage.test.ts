@@ -110,6 +110,9 @@ describe.skipIf(!built)('the runtime stage, rehearsed in a clean directory', () 
       60_000,
     );
     expect(await status('/healthz')).toBe(200);
+    // The build id baked into dist/ by `npm run build` (<version>+<commit>), not the sources' `-src` one.
+    const health = await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).text();
+    expect(health).toMatch(/^ok\nbuild \d+\.\d+\.\d+\+([0-9a-f]{12}|unknown)\n/);
     const { session } = await newSession(ctx, taskQueue);
     expect((await session.view()).sessionId).toBe(session.sessionId);
     worker.kill('SIGTERM');

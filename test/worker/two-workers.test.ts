@@ -96,7 +96,7 @@ describe('two workers on one task queue, one killed under load', () => {
     const sagaOwners = await Promise.all(Array.from({ length: SAGAS }, () => activeSession(taskQueue)));
     const sagas = await Promise.all(
       sagaOwners.map((f, i) => {
-        const steps = [step('a', f.agents[0]!), step('hold', f.agents[1]!, { retries: 2 })];
+        const steps = [step('a', f.agents[0]!), step('hold', f.agents[1]!, { retries: 5 })];
         if (i === 0) steps.push(step('fail', f.agents[0]!)); // this one compensates, as designed
         const definition = { name: `load-${i}`, session_id: f.session.sessionId, steps } as SagaDefinitionInput;
         return f.hv.startSaga(definition, { options: fast });
@@ -120,7 +120,7 @@ describe('two workers on one task queue, one killed under load', () => {
     // Kill mid-load: every saga holds its step in flight and every session has authorized a few times.
     await eventually(
       async () => ({ holds: holdCalls().length, min: Math.min(...counts) }),
-      (v) => v.holds === SAGAS && v.min >= 3,
+      (v) => v.holds >= SAGAS && v.min >= 3,
       60_000,
     );
     const victim = workers.find(({ name }) => holdCalls().some((c) => c.path.startsWith(`/${name}/`)))!;
