@@ -11,6 +11,7 @@ import {
   type StepHandOff,
 } from '../workflows/messages.js';
 import type { Pool } from '../store/db.js';
+import { internalSigner, type InternalSigner } from '../store/internal-crypto.js';
 import {
   findCheckpoint,
   insertCheckpoint,
@@ -24,6 +25,8 @@ export interface SagaDeps {
   pool: Pool;
   /** A Temporal client, for authorizing steps with their session (an activity may call updates; a workflow may not). */
   temporal?: () => Promise<Client>;
+  /** Signs kill hand-offs (a saga accepts only signed ones). */
+  internal?: InternalSigner;
 }
 
 /** The saga activities: authorization with the session, kill hand-offs, checkpoints and escalation. */
@@ -72,9 +75,12 @@ export function createSagaActivities(deps: SagaDeps) {
     }): Promise<StepHandOff[]> {
       if (!deps.temporal) throw new Error('this worker has no Temporal client for kill hand-off');
       const client = await deps.temporal();
+      const workflowId = sagaWorkflowId(input.sagaId);
+      const body = { agentDid: input.agentDid, ...(input.substituteDid ? { substituteDid: input.substituteDid } : {}) };
+      const auth = internalSigner(deps).sign(handOffStepsUpdate.name, workflowId, body);
       try {
-        return await client.workflow.getHandle(sagaWorkflowId(input.sagaId)).executeUpdate(handOffStepsUpdate, {
-          args: [{ agentDid: input.agentDid, substituteDid: input.substituteDid }],
+        return await client.workflow.getHandle(workflowId).executeUpdate(handOffStepsUpdate, {
+          args: [{ ...body, auth }],
           updateId: `${input.killId}/handoff`,
         });
       } catch (err) {
