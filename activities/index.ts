@@ -2,7 +2,7 @@ import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createInternalActivities, type InternalDeps } from './internal.js';
 import { createKillSwitchActivities, type KillSwitchDeps } from './kill-switch.js';
 import { createLiabilityActivities } from './liability.js';
-import { createSagaActivities, type SagaDeps } from './saga.js';
+import { createSagaActivities, createSagaRegistrationActivities, type SagaDeps } from './saga.js';
 import { createStepActivities, type StepDeps } from './saga-steps.js';
 
 export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps & InternalDeps;
@@ -14,6 +14,7 @@ export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps & In
 export const createActivities = (deps: ActivityDeps) => ({
   ...createAuditActivities(deps),
   ...createSagaActivities(deps),
+  ...createSagaRegistrationActivities(deps),
   ...createStepActivities(deps),
   ...createLiabilityActivities(deps),
   ...createKillSwitchActivities(deps),

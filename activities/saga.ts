@@ -6,6 +6,7 @@ import type { Decision } from '../domain/session-types.js';
 import {
   authorizeActionUpdate,
   handOffStepsUpdate,
+  registerSagaSignal,
   sagaWorkflowId,
   sessionWorkflowId,
   type StepHandOff,
@@ -121,6 +122,33 @@ export function createSagaActivities(deps: SagaDeps) {
      */
     async escalateSaga(input: SagaEscalation): Promise<void> {
       await upsertEscalation(deps.pool, input);
+    },
+  };
+}
+
+/** Sagas started outside their session register with it (docs/DESIGN.md §3.5). */
+export function createSagaRegistrationActivities(deps: SagaDeps) {
+  return {
+    /**
+     * Names a saga's steps and agents to its session, signed, so the session accepts the saga's events (a saga the
+     * session launched itself needs none). A session that has ended has nothing to record.
+     */
+    async registerSagaWithSession(input: {
+      sessionId: string;
+      sagaId: string;
+      steps: Array<{ stepId: string; agentDid: string }>;
+    }): Promise<void> {
+      if (!deps.temporal) throw new Error('this worker has no Temporal client for saga registration');
+      const client = await deps.temporal();
+      const workflowId = sessionWorkflowId(input.sessionId);
+      const body = { sagaId: input.sagaId, steps: input.steps };
+      const auth = internalSigner(deps).sign(registerSagaSignal.name, workflowId, body);
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(registerSagaSignal, { ...body, auth })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
     },
   };
 }

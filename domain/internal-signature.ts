@@ -20,11 +20,11 @@ export const INTERNAL_CLOCK_SKEW_MS = 5 * 60_000;
 /** The signature an internal message carries in its `auth` field. */
 export const InternalAuth = z.strictObject({
   /** Which internal key signed (see {@link internalKeyId}). */
-  kid: z.string().regex(/^[0-9a-f]{16}$/, 'kid must be 16 hex digits'),
+  kid: z.string().refine((v) => /^[0-9a-f]{16}$/.test(v), 'kid must be 16 hex digits'),
   /** When it was signed (the signer's clock, ms). */
   iat: z.number().int().nonnegative(),
   /** Ed25519 over {@link internalMessageText}, hex. */
-  sig: z.string().regex(/^[0-9a-f]{128}$/, 'sig must be 128 hex digits'),
+  sig: z.string().refine((v) => /^[0-9a-f]{128}$/.test(v), 'sig must be 128 hex digits'),
 });
 export type InternalAuth = z.infer<typeof InternalAuth>;
 
@@ -35,7 +35,7 @@ export interface TrustAnchor {
   publicKey: string;
 }
 
-const PublicKeyHex = z.string().regex(/^[0-9a-f]{64}$/, 'an internal public key is 64 hex digits');
+const PublicKeyHex = z.string().refine((v) => /^[0-9a-f]{64}$/.test(v), 'an internal public key is 64 hex digits');
 
 /** The key id of a raw public key: the first 8 bytes of its SHA-256, hex. */
 export const internalKeyId = (publicKeyHex: string): string =>
@@ -44,7 +44,8 @@ export const internalKeyId = (publicKeyHex: string): string =>
 /** The anchors of these raw public keys (hex), duplicates removed, in order. */
 export function trustAnchorsOf(publicKeysHex: readonly string[]): TrustAnchor[] {
   const out = new Map<string, TrustAnchor>();
-  for (const publicKey of publicKeysHex) out.set(internalKeyId(publicKey), { kid: internalKeyId(publicKey), publicKey });
+  for (const publicKey of publicKeysHex)
+    out.set(internalKeyId(publicKey), { kid: internalKeyId(publicKey), publicKey });
   return [...out.values()];
 }
 
@@ -89,7 +90,7 @@ export function verifyInternalMessage(
   } catch {
     return { ok: false, reason: 'body has no canonical form' };
   }
-  let valid = false;
+  let valid: boolean;
   try {
     valid = ed25519.verify(hexToBytes(auth.sig), utf8ToBytes(text), hexToBytes(anchor.publicKey));
   } catch {

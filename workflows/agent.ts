@@ -169,22 +169,64 @@ const sessionIdProblem = (sessionId: unknown): string | null =>
 
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
+  registerInternalHandlers(run);
+  wf.setHandler(
+    msg.tripKillSwitchUpdate,
+    (cmd) => {
+      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
+      run.state = out.state;
+      if (out.changed) run.notifyOperator('tripped', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(run.state, { ...cmd, atMs: Date.now() }) },
+  );
+  wf.setHandler(
+    msg.unblockKillSwitchUpdate,
+    (cmd) => {
+      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
+      run.notifyOperator('unblocked', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (cmd: msg.KillSwitchCommand) => void unblock(run.state, { ...cmd, atMs: Date.now() }) },
+  );
+  wf.setHandler(
+    msg.configureKillSwitchUpdate,
+    (config) => {
+      run.state = { ...run.state, config: parseKillSwitchConfig(config) };
+      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
+      run.sendCopy();
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (config) => void parseKillSwitchConfig(config) },
+  );
+  wf.setHandler(msg.getKillSwitchStatusQuery, () => ({
+    ...killSwitchView(run.state, Date.now()),
+    ...(run.trust.rejected.count > 0 ? { rejected: run.trust.rejected } : {}),
+  }));
+  wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
+}
+
+/**
+ * Internal messages (docs/DESIGN.md §3.5): a registration must be signed by a worker; decisions and trip reports must
+ * be signed too and come from a session that registered this identity first. Anything else changes nothing and is
+ * counted in the status. The legacy one-decision signal is refused outright (only old histories replay it).
+ */
+function registerInternalHandlers(run: AgentRun): void {
   const { trust } = run;
-  // Internal messages (docs/DESIGN.md §3.5): a registration must be signed by a worker; decisions and trip reports
-  // must be signed too and come from a session that registered this identity first. Anything else changes nothing and
-  // is counted in the status. The legacy one-decision signal is refused outright (only old histories replay it).
   const fromRegistered = (name: string, message: { sessionId?: unknown }): boolean => {
     const reason =
       trust.refusal(name, message) ??
-      (trust.enforced && !run.sessions.includes(String(message.sessionId))
-        ? `session ${String(message.sessionId)} never registered this identity`
+      (trust.enforced && !(typeof message.sessionId === 'string' && run.sessions.includes(message.sessionId))
+        ? `session ${JSON.stringify(message.sessionId)?.slice(0, 200)} never registered this identity`
         : null);
     if (reason) trust.reject(name, reason);
     return reason === null;
   };
   wf.setHandler(msg.registerSessionSignal, (raw) =>
     trust.deliver(true, () => {
-      const reason = trust.refusal(msg.registerSessionSignal.name, raw) ?? (trust.enforced ? sessionIdProblem(raw?.sessionId) : null);
+      const reason =
+        trust.refusal(msg.registerSessionSignal.name, raw) ??
+        (trust.enforced ? sessionIdProblem(raw?.sessionId) : null);
       if (reason) return trust.reject(msg.registerSessionSignal.name, reason);
       // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
       run.remember(raw.sessionId);
@@ -224,38 +266,4 @@ function registerHandlers(run: AgentRun): void {
     run.state = out.state;
     if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
   });
-  wf.setHandler(
-    msg.tripKillSwitchUpdate,
-    (cmd) => {
-      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
-      run.state = out.state;
-      if (out.changed) run.notifyOperator('tripped', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(run.state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.unblockKillSwitchUpdate,
-    (cmd) => {
-      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
-      run.notifyOperator('unblocked', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void unblock(run.state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.configureKillSwitchUpdate,
-    (config) => {
-      run.state = { ...run.state, config: parseKillSwitchConfig(config) };
-      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
-      run.sendCopy();
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (config) => void parseKillSwitchConfig(config) },
-  );
-  wf.setHandler(msg.getKillSwitchStatusQuery, () => ({
-    ...killSwitchView(run.state, Date.now()),
-    ...(trust.rejected.count > 0 ? { rejected: trust.rejected } : {}),
-  }));
-  wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
 }
