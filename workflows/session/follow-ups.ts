@@ -88,6 +88,8 @@ export class FollowUps {
    */
   private async handOff(host: FollowUpHost, h: Extract<FollowUp, { kind: 'handoff' }>): Promise<void> {
     const steps: StepHandOff[] = [];
+    // The substitute may appear in the sagas' events before the hand-off answers here: allow it in each first.
+    if (h.substituteDid) for (const sagaId of this.activeSagas) host.sagaAgentAdded(sagaId, h.substituteDid);
     try {
       for (const sagaId of [...this.activeSagas])
         steps.push(
@@ -107,7 +109,6 @@ export class FollowUps {
         },
       ]);
     }
-    for (const s of steps) if (s.substituteDid) host.sagaAgentAdded(s.sagaId, s.substituteDid);
     if (steps.length > 0)
       host.record([{ kind: 'kill_handoff', agentDid: h.agentDid, payload: { killId: h.killId, steps } }]);
     if (this.handOffResults.has(h.killId)) this.handOffResults.set(h.killId, steps);
