@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionHandle } from '../../client/hypervisor-client.js';
-import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import { generateInternalKey, internalSignerFromPem } from '../../store/internal-crypto.js';
 import { readKillSwitchBlock } from '../../store/kill-switch.js';
 import { readLedger, readStanding } from '../../store/liability.js';
@@ -92,7 +91,7 @@ describe('forged internal messages on the real server', () => {
           name: 'real',
           session_id: session.sessionId,
           steps: [{ id: 'a', action_id: 'act-a', agent: worker, execute_api: '/a/do', undo_api: '/a/undo' }],
-        } as SagaDefinitionInput,
+        },
         { options: { retryInitialIntervalMs: 50, heartbeatTimeoutMs: 30_000 } },
       );
       await eventually(
@@ -274,7 +273,7 @@ describe('forged internal messages on the real server', () => {
           name: 'handoff',
           session_id: session.sessionId,
           steps: [{ id: 'a', action_id: 'act-a', agent: worker, execute_api: '/a/do', undo_api: '/a/undo' }],
-        } as SagaDefinitionInput,
+        },
         { options: { retryInitialIntervalMs: 50, heartbeatTimeoutMs: 30_000 } },
       );
       await eventually(
