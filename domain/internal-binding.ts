@@ -12,8 +12,24 @@ export interface KnownSaga {
   agents: string[];
 }
 
-/** At most this many sagas are remembered per session (the oldest forgotten first); an ended saga is forgotten. */
-export const MAX_KNOWN_SAGAS = 1_000;
+/**
+ * At most this many sagas, within this many bytes (JSON), are remembered per session, the oldest forgotten first: they
+ * are carried through continue-as-new, whose payload has a hard limit. An ended saga is forgotten at once; a running one
+ * forgotten this way has its further events refused (recorded as rejected), never its session wedged.
+ */
+export const MAX_KNOWN_SAGAS = 200;
+export const KNOWN_SAGAS_BYTES = 64 * 1024;
+
+/** Forgets the oldest sagas (in place) until the rest fit {@link MAX_KNOWN_SAGAS} and {@link KNOWN_SAGAS_BYTES}. */
+function trimKnown(known: Record<string, KnownSaga>): void {
+  const ids = Object.keys(known);
+  for (const id of ids.slice(0, Math.max(0, ids.length - MAX_KNOWN_SAGAS))) delete known[id];
+  let remaining = Object.keys(known);
+  while (remaining.length > 1 && JSON.stringify(known).length > KNOWN_SAGAS_BYTES) {
+    delete known[remaining[0]!];
+    remaining = remaining.slice(1);
+  }
+}
 
 /** A named value as text for a comparison or a message (a non-string never matches a string id). */
 const text = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v))).slice(0, 200);
@@ -28,14 +44,16 @@ export function rememberSaga(
 ): void {
   delete known[sagaId];
   known[sagaId] = { steps: steps.map((s) => s.stepId), agents: [...new Set(steps.map((s) => s.agentDid))] };
-  const ids = Object.keys(known);
-  for (const id of ids.slice(0, Math.max(0, ids.length - MAX_KNOWN_SAGAS))) delete known[id];
+  trimKnown(known);
 }
 
 /** A substitute this session handed one of the saga's steps to may appear in its later events. */
 export function allowSagaAgent(known: Record<string, KnownSaga>, sagaId: string, agentDid: string): void {
   const saga = known[sagaId];
-  if (saga && !saga.agents.includes(agentDid)) saga.agents.push(agentDid);
+  if (saga && !saga.agents.includes(agentDid)) {
+    saga.agents.push(agentDid);
+    trimKnown(known);
+  }
 }
 
 /**

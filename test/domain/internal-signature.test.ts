@@ -7,7 +7,14 @@ import {
   verifyInternalMessage,
   type RejectedLog,
 } from '../../domain/internal-signature.js';
-import { allowSagaAgent, noticeOrderProblem, rememberSaga, sagaEventProblem } from '../../domain/internal-binding.js';
+import {
+  KNOWN_SAGAS_BYTES,
+  MAX_KNOWN_SAGAS,
+  allowSagaAgent,
+  noticeOrderProblem,
+  rememberSaga,
+  sagaEventProblem,
+} from '../../domain/internal-binding.js';
 import { generateInternalKey, internalSignerFromPem } from '../../store/internal-crypto.js';
 
 const signer = internalSignerFromPem(generateInternalKey().privatePem);
@@ -97,6 +104,21 @@ describe('binding internal messages to the session’s own state', () => {
     expect(
       sagaEventProblem(known, { sagaId: 'g1', kind: 'saga_step_reassigned', stepId: 'b', agentDid: 'did:mesh:v' }),
     ).toBeNull();
+  });
+
+  it('remembers a bounded number of sagas, within a byte budget, forgetting the oldest', () => {
+    const known: Record<string, { steps: string[]; agents: string[] }> = {};
+    for (let i = 0; i < MAX_KNOWN_SAGAS + 50; i++)
+      rememberSaga(known, `g${i}`, [{ stepId: 'a', agentDid: 'did:mesh:w' }]);
+    expect(Object.keys(known)).toHaveLength(MAX_KNOWN_SAGAS);
+    expect(known[`g${MAX_KNOWN_SAGAS + 49}`]).toBeDefined();
+    const big = Array.from({ length: 100 }, (_, i) => ({
+      stepId: `step-${i}-${'x'.repeat(100)}`,
+      agentDid: `did:mesh:${i}`,
+    }));
+    for (let i = 0; i < 20; i++) rememberSaga(known, `big${i}`, big);
+    expect(JSON.stringify(known).length).toBeLessThanOrEqual(KNOWN_SAGAS_BYTES);
+    expect(known.big19).toBeDefined();
   });
 
   it('accepts an identity’s notices in increasing order only', () => {
