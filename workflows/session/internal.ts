@@ -70,14 +70,16 @@ export function registerInternalSignals(
       const name = msg.registerSagaSignal.name;
       const reason = trust.refusal(name, raw) ?? registrationProblem(raw);
       if (reason) return refuse(run, name, reason);
-      rememberSaga(run.knownSagas, raw.sagaId, raw.steps);
+      rememberSaga(run.knownSagas, raw.sagaId, raw.steps.slice(0, 1_000));
     }),
   );
 }
 
 /** A signed registration is the worker's own; this only keeps junk from an old or buggy sender out of the state. */
-function registrationProblem(raw: msg.RegisterSagaInput): string | null {
+function registrationProblem(raw: msg.RegisterSagaInput | null | undefined): string | null {
   const ok =
+    typeof raw === 'object' &&
+    raw !== null &&
     typeof raw.sagaId === 'string' &&
     Array.isArray(raw.steps) &&
     raw.steps.length <= 1_000 &&
