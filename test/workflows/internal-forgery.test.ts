@@ -77,6 +77,13 @@ describe('forged internal messages on the real server', () => {
 
       // A made-up saga escalating with the victim as root cause: without binding this slashed it to σ 0.
       const madeUp = `made-up-${randomUUID()}`;
+      // Its registration, unsigned and with a wrong key, is refused first.
+      const registration = { sagaId: madeUp, steps: [{ stepId: 'x', agentDid: victim }] };
+      await handle.signal(msg.registerSagaSignal, registration);
+      await handle.signal(msg.registerSagaSignal, {
+        ...registration,
+        auth: forger.sign(msg.registerSagaSignal.name, handle.workflowId, registration),
+      });
       await handle.signal(msg.recordSagaEventSignal, { sagaId: madeUp, kind: 'saga_started', details: {} });
       await handle.signal(msg.recordSagaEventSignal, {
         sagaId: madeUp,
@@ -125,6 +132,9 @@ describe('forged internal messages on the real server', () => {
       expect(await entriesOf(session, 'slash')).toEqual([]);
       expect(await entriesOf(session, 'saga_escalated')).toEqual([]);
       expect(await footprint(session, victim)).toEqual(before);
+      expect(
+        (await entriesOf(session, 'registerSaga_rejected')).map((e) => (e.payload as { error: string }).error),
+      ).toEqual(['unsigned internal message', `signed with an unknown key ${forger.kid}`]);
       // The genuine saga's own events were recorded.
       expect((await entriesOf(session, 'saga_started')).map((e) => (e.payload as { sagaId: string }).sagaId)).toEqual([
         saga.sagaId,
@@ -213,6 +223,8 @@ describe('forged internal messages on the real server', () => {
         decisionId: `${ghost}#${i + 1}`,
       }));
 
+      // A forged registration of the ghost session (unsigned) is refused: the ghost stays unregistered.
+      await handle.signal(msg.registerSessionSignal, { sessionId: ghost });
       // Ten legacy one-at-a-time denies: what blocked an identity that had made no call.
       for (const d of denies)
         await handle.signal(msg.recordDecisionSignal, { kind: 'deny', sessionId: ghost, decisionId: d.decisionId });
@@ -236,9 +248,9 @@ describe('forged internal messages on the real server', () => {
 
       const status = await eventually(
         () => identity.status(),
-        (s) => (s.rejected?.count ?? 0) >= 15,
+        (s) => (s.rejected?.count ?? 0) >= 16,
       );
-      expect(status.rejected?.count).toBe(15);
+      expect(status.rejected?.count).toBe(16);
       expect(status.rejected?.latest.map((r) => `${r.name}: ${r.reason}`).slice(-5)).toEqual([
         'reportDecisions: unsigned internal message',
         `reportDecisions: signed with an unknown key ${forger.kid}`,
@@ -246,7 +258,11 @@ describe('forged internal messages on the real server', () => {
         'reportKillSwitchTrip: unsigned internal message',
         `reportKillSwitchTrip: session "${ghost}" never registered this identity`,
       ]);
-      expect(status.rejected?.latest[0]).toMatchObject({ name: 'recordDecision' });
+      expect(status.rejected?.latest[0]).toMatchObject({
+        name: 'registerSession',
+        reason: 'unsigned internal message',
+      });
+      expect(status.rejected?.latest[1]).toMatchObject({ name: 'recordDecision' });
       expect(status).toMatchObject({ blocked: null, windowCalls: 0 });
       expect(await footprint(session, agent)).toEqual(before);
       expect(await entriesOf(session, 'break_glass_used')).toEqual([]);
