@@ -20,6 +20,7 @@ import { insertAuditBatch, insertCommitment, purgePayloadsBefore, type StoredCon
 import { nativeSha256Hex, type AuditSigner } from '../store/audit-crypto.js';
 import type { CheckpointSink, SignedCheckpoint } from '../store/checkpoint-sink.js';
 import type { Pool } from '../store/db.js';
+import { internalSigner, type InternalSigner } from '../store/internal-crypto.js';
 import { agentWorkflowId, reportDecisionsSignal } from '../workflows/messages.js';
 
 export interface AuditDeps {
@@ -32,6 +33,8 @@ export interface AuditDeps {
   onFault?: () => void;
   /** Reaches the identities' agent workflows with the decisions of each flush. */
   temporal?: () => Promise<Client>;
+  /** Signs each identity's decision report (the identity accepts only signed ones). */
+  internal?: InternalSigner;
 }
 
 /**
@@ -43,14 +46,17 @@ async function reportDecisions(deps: AuditDeps, sessionId: string, reports: read
   if (live.length === 0 || !deps.temporal) return;
   const client = await deps.temporal();
   await Promise.all(
-    live.map((r) =>
-      client.workflow
-        .getHandle(agentWorkflowId(r.agentDid))
-        .signal(reportDecisionsSignal, { sessionId, decisions: r.decisions })
+    live.map((r) => {
+      const workflowId = agentWorkflowId(r.agentDid);
+      const body = { sessionId, decisions: r.decisions };
+      const auth = internalSigner(deps).sign(reportDecisionsSignal.name, workflowId, body);
+      return client.workflow
+        .getHandle(workflowId)
+        .signal(reportDecisionsSignal, { ...body, auth })
         .catch((err: unknown) => {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }),
-    ),
+        });
+    }),
   );
 }
 

@@ -1,10 +1,11 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createInternalActivities, type InternalDeps } from './internal.js';
 import { createKillSwitchActivities, type KillSwitchDeps } from './kill-switch.js';
 import { createLiabilityActivities } from './liability.js';
-import { createSagaActivities, type SagaDeps } from './saga.js';
+import { createSagaActivities, createSagaRegistrationActivities, type SagaDeps } from './saga.js';
 import { createStepActivities, type StepDeps } from './saga-steps.js';
 
-export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps;
+export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps & InternalDeps;
 
 /**
  * All activities, built from injected dependencies (docs/DESIGN.md §1.3). Workflows import only the `Activities`
@@ -13,9 +14,11 @@ export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps;
 export const createActivities = (deps: ActivityDeps) => ({
   ...createAuditActivities(deps),
   ...createSagaActivities(deps),
+  ...createSagaRegistrationActivities(deps),
   ...createStepActivities(deps),
   ...createLiabilityActivities(deps),
   ...createKillSwitchActivities(deps),
+  ...createInternalActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Standing } from '../domain/standing.js';
 import type { Pool } from '../store/db.js';
+import { internalSigner, type InternalSigner } from '../store/internal-crypto.js';
 import type { MirroredKillSwitchBlock } from '../domain/kill-switch.js';
 import { readKillSwitchBlock, writeKillSwitchBlock } from '../store/kill-switch.js';
 import { readStanding } from '../store/liability.js';
@@ -11,6 +12,7 @@ import {
   registerSessionSignal,
 } from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
+import type * as msg from '../workflows/messages.js';
 
 export interface KillSwitchDeps {
   pool: Pool;
@@ -18,6 +20,8 @@ export interface KillSwitchDeps {
   /** The kill-switch configuration new agent workflows start with (`HV_KILL_SWITCH`, JSON). */
   killSwitchConfig?: Record<string, unknown>;
   taskQueue?: string;
+  /** Signs the registration (the identity accepts only signed ones). */
+  internal?: InternalSigner;
 }
 
 /** The kill-switch activities: admission facts for join, and the durable mirror of an agent workflow's block. */
@@ -34,12 +38,15 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
     }): Promise<{ standing: Standing; killSwitch: MirroredKillSwitchBlock | null }> {
       if (deps.temporal) {
         const client = await deps.temporal();
-        await client.workflow.signalWithStart<typeof agentWorkflow, [{ sessionId: string }]>(AGENT_WORKFLOW_TYPE, {
-          workflowId: agentWorkflowId(input.agentDid),
+        const workflowId = agentWorkflowId(input.agentDid);
+        const body = { sessionId: input.sessionId };
+        const auth = internalSigner(deps).sign(registerSessionSignal.name, workflowId, body);
+        await client.workflow.signalWithStart<typeof agentWorkflow, [msg.RegisterSession]>(AGENT_WORKFLOW_TYPE, {
+          workflowId,
           taskQueue: deps.taskQueue ?? DEFAULT_TASK_QUEUE,
           args: [{ agentDid: input.agentDid, config: deps.killSwitchConfig ?? {} }],
           signal: registerSessionSignal,
-          signalArgs: [{ sessionId: input.sessionId }],
+          signalArgs: [{ ...body, auth }],
         });
       }
       const [standing, killSwitch] = await Promise.all([

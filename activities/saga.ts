@@ -6,11 +6,13 @@ import type { Decision } from '../domain/session-types.js';
 import {
   authorizeActionUpdate,
   handOffStepsUpdate,
+  registerSagaSignal,
   sagaWorkflowId,
   sessionWorkflowId,
   type StepHandOff,
 } from '../workflows/messages.js';
 import type { Pool } from '../store/db.js';
+import { internalSigner, type InternalSigner } from '../store/internal-crypto.js';
 import {
   findCheckpoint,
   insertCheckpoint,
@@ -24,6 +26,8 @@ export interface SagaDeps {
   pool: Pool;
   /** A Temporal client, for authorizing steps with their session (an activity may call updates; a workflow may not). */
   temporal?: () => Promise<Client>;
+  /** Signs kill hand-offs (a saga accepts only signed ones). */
+  internal?: InternalSigner;
 }
 
 /** The saga activities: authorization with the session, kill hand-offs, checkpoints and escalation. */
@@ -72,9 +76,12 @@ export function createSagaActivities(deps: SagaDeps) {
     }): Promise<StepHandOff[]> {
       if (!deps.temporal) throw new Error('this worker has no Temporal client for kill hand-off');
       const client = await deps.temporal();
+      const workflowId = sagaWorkflowId(input.sagaId);
+      const body = { agentDid: input.agentDid, ...(input.substituteDid ? { substituteDid: input.substituteDid } : {}) };
+      const auth = internalSigner(deps).sign(handOffStepsUpdate.name, workflowId, body);
       try {
-        return await client.workflow.getHandle(sagaWorkflowId(input.sagaId)).executeUpdate(handOffStepsUpdate, {
-          args: [{ agentDid: input.agentDid, substituteDid: input.substituteDid }],
+        return await client.workflow.getHandle(workflowId).executeUpdate(handOffStepsUpdate, {
+          args: [{ ...body, auth }],
           updateId: `${input.killId}/handoff`,
         });
       } catch (err) {
@@ -115,6 +122,33 @@ export function createSagaActivities(deps: SagaDeps) {
      */
     async escalateSaga(input: SagaEscalation): Promise<void> {
       await upsertEscalation(deps.pool, input);
+    },
+  };
+}
+
+/** Sagas started outside their session register with it (docs/DESIGN.md §3.5). */
+export function createSagaRegistrationActivities(deps: SagaDeps) {
+  return {
+    /**
+     * Names a saga's steps and agents to its session, signed, so the session accepts the saga's events (a saga the
+     * session launched itself needs none). A session that has ended has nothing to record.
+     */
+    async registerSagaWithSession(input: {
+      sessionId: string;
+      sagaId: string;
+      steps: Array<{ stepId: string; agentDid: string }>;
+    }): Promise<void> {
+      if (!deps.temporal) throw new Error('this worker has no Temporal client for saga registration');
+      const client = await deps.temporal();
+      const workflowId = sessionWorkflowId(input.sessionId);
+      const body = { sagaId: input.sagaId, steps: input.steps };
+      const auth = internalSigner(deps).sign(registerSagaSignal.name, workflowId, body);
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(registerSagaSignal, { ...body, auth })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
     },
   };
 }

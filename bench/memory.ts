@@ -30,6 +30,10 @@ import { startEmbeddedPostgres } from '../worker/postgres.js';
 import { freePort } from '../worker/processes.js';
 import { resolveTemporalCli } from '../worker/temporal-cli.js';
 import { startTemporalDevServer } from '../worker/temporal-dev-server.js';
+import { generateInternalKey } from '../store/internal-crypto.js';
+
+/** The internal key every bench worker of this process holds. */
+const internalKeyPem = process.env.HV_INTERNAL_SIGNING_KEY ?? generateInternalKey().privatePem;
 
 const { values: args } = parseArgs({
   options: {
@@ -112,6 +116,7 @@ async function spawnWorker(options: {
       HV_MIGRATE_ON_START: 'false',
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_AUDIT_SIGNING_KEY: generateSigningKeyPem().privatePem,
+      HV_INTERNAL_SIGNING_KEY: internalKeyPem,
       HV_CHECKPOINT_SINK: path.join(options.root, 'checkpoints'),
       HV_LOG_LEVEL: 'WARN',
       ...(args['heap-snapshot'] ? { TEMPORAL_DEBUG: '1' } : {}),

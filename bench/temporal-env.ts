@@ -20,6 +20,10 @@ import { projectRoot } from '../store/paths.js';
 import { freePort, stopChild, waitUntil } from '../worker/processes.js';
 import { resolveTemporalCli } from '../worker/temporal-cli.js';
 import { startTemporalDevServer } from '../worker/temporal-dev-server.js';
+import { generateInternalKey } from '../store/internal-crypto.js';
+
+/** The internal key every bench worker of this process holds. */
+const internalKeyPem = process.env.HV_INTERNAL_SIGNING_KEY ?? generateInternalKey().privatePem;
 
 /** A worker process polling one task queue. */
 export interface WorkerProcess {
@@ -134,6 +138,7 @@ async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<Worker
       HV_MIGRATE_ON_START: 'false',
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_AUDIT_SIGNING_KEY: options.signingKey,
+      HV_INTERNAL_SIGNING_KEY: internalKeyPem,
       HV_CHECKPOINT_SINK: options.checkpointDir,
       HV_LOG_LEVEL: 'WARN',
     },

@@ -1,6 +1,7 @@
 import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType, hvError } from './errors.js';
+import type { InternalAuth, RejectedLog } from './internal-signature.js';
 import { parseInput } from './validation.js';
 
 /**
@@ -398,6 +399,10 @@ export interface KillSwitchNotice {
   windowSeconds: number;
   /** The identity's window after the change, for the session's copy (see {@link KillSwitchCopy}). */
   copy?: KillSwitchCopy;
+  /** The identity's notice counter: a session accepts each identity's notices in increasing order only (replay guard). */
+  seq?: number;
+  /** The internal signature (domain/internal-signature.ts); required of every notice since `hv-internal-auth`. */
+  auth?: InternalAuth;
 }
 
 export interface KillSwitchView {
@@ -409,6 +414,8 @@ export interface KillSwitchView {
   /** `windowDenies / windowCalls`, or `null` for an empty window. */
   rate: number | null;
   config: KillSwitchConfig;
+  /** Internal messages the identity's workflow refused (forged, unsigned, from an unregistered session), if any. */
+  rejected?: RejectedLog;
 }
 
 /** A read-only summary for queries and the CLI: the window as seen at `nowMs` (the state itself is not pruned). */

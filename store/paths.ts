@@ -28,4 +28,6 @@ export const devAuditPaths = (env: NodeJS.ProcessEnv = process.env) => ({
   privateKey: path.join(dataDir(env), 'audit-signing-key.pem'),
   publicKey: path.join(dataDir(env), 'audit-signing-key.pub.pem'),
   checkpoints: path.join(dataDir(env), 'checkpoints'),
+  /** The dev internal key (signs internal messages between workflows, docs/DESIGN.md §3.5). */
+  internalKey: path.join(dataDir(env), 'internal-signing-key.pem'),
 });

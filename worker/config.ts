@@ -44,6 +44,15 @@ export const WorkerEnv = DatabaseEnv.extend({
   HV_AUDIT_SIGNING_KEY: z.string().optional(),
   HV_AUDIT_SIGNING_KEY_FILE: z.string().optional(),
   /**
+   * Ed25519 private key (PKCS#8 PEM) that signs internal messages (kill-switch notices, session registrations and
+   * decision reports, saga registrations and hand-offs); or a file holding it. Required: workflows refuse unsigned
+   * internal messages. Every worker of a deployment holds the same key.
+   */
+  HV_INTERNAL_SIGNING_KEY: z.string().optional(),
+  HV_INTERNAL_SIGNING_KEY_FILE: z.string().optional(),
+  /** Previous internal public keys still accepted during a rotation: raw Ed25519 keys in hex, comma-separated. */
+  HV_INTERNAL_ACCEPTED_KEYS: z.string().optional(),
+  /**
    * Start even when a private key file (the signing key, the Temporal mTLS key, the Postgres `sslkey`) can be accessed
    * by group or others, with a warning; otherwise the worker refuses to start (`InsecureKeyFileError`).
    */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateSigningKeyPem } from '../store/audit-crypto.js';
+import { generateInternalKey } from '../store/internal-crypto.js';
 import { devAuditPaths } from '../store/paths.js';
 
 /** The dev key pair's files; `tightenedFrom` is the mode an existing private key had before it was made owner-only. */
@@ -33,4 +34,23 @@ export async function ensureDevSigningKey(env: NodeJS.ProcessEnv = process.env):
   await writeFile(paths.privateKey, privatePem, { mode: 0o600, flag: 'wx' });
   await writeFile(paths.publicKey, publicPem);
   return { ...paths, created: true };
+}
+
+/**
+ * Development convenience: the internal key every workflow's messages are signed with (docs/DESIGN.md §3.5), generated
+ * on first run, owner-only. Production sets `HV_INTERNAL_SIGNING_KEY(_FILE)` from a secret shared by its workers.
+ */
+export async function ensureDevInternalKey(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ file: string; created: boolean; tightenedFrom?: number }> {
+  const file = devAuditPaths(env).internalKey;
+  if (existsSync(file)) {
+    const mode = (await stat(file)).mode & 0o777;
+    if ((mode & 0o077) === 0) return { file, created: false };
+    await chmod(file, 0o600);
+    return { file, created: false, tightenedFrom: mode };
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, generateInternalKey().privatePem, { mode: 0o600, flag: 'wx' });
+  return { file, created: true };
 }

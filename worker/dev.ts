@@ -2,7 +2,7 @@ import path from 'node:path';
 import { devPostgresPort } from '../store/config.js';
 import { devAuditPaths, dataDir } from '../store/paths.js';
 import { loadWorkerEnv, type WorkerEnv } from './config.js';
-import { ensureDevSigningKey } from './dev-keys.js';
+import { ensureDevInternalKey, ensureDevSigningKey } from './dev-keys.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
 import { onShutdownSignal } from './signals.js';
@@ -74,6 +74,13 @@ async function useDevAuditKeys(say: Say): Promise<void> {
     process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
   }
   process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
+  if (!process.env.HV_INTERNAL_SIGNING_KEY && !process.env.HV_INTERNAL_SIGNING_KEY_FILE) {
+    const key = await ensureDevInternalKey();
+    say(`${key.created ? 'generated' : 'using'} the dev internal signing key ${key.file}`);
+    if (key.tightenedFrom !== undefined)
+      say(`made it owner-only (chmod 600): it had mode ${key.tightenedFrom.toString(8).padStart(4, '0')}`);
+    process.env.HV_INTERNAL_SIGNING_KEY_FILE = key.file;
+  }
 }
 
 function banner(

@@ -100,7 +100,7 @@ export async function startWorker(
   options: StartWorkerOptions = {},
 ): Promise<RunningWorker> {
   // Keys first: a key file others can read stops the start before anything connects or migrates.
-  const { signer } = loadWorkerKeys(env, log);
+  const { signer, internal } = loadWorkerKeys(env, log);
   installRuntime(env);
   if (env.HV_MIGRATE_ON_START) await runMigrations(migrationUrl(env), log);
   const pool = createPool(env.DATABASE_URL);
@@ -124,6 +124,7 @@ export async function startWorker(
     activities: createActivities({
       pool,
       signer,
+      internal,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       ...auditObservers(metrics),
       temporal,

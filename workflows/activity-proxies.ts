@@ -33,6 +33,7 @@ export const sagaControl = wf.proxyActivities<
     | 'invalidateCheckpoints'
     | 'escalateSaga'
     | 'handOffAgentSteps'
+    | 'registerSagaWithSession'
   >
 >({
   startToCloseTimeout: '30s',
@@ -86,3 +87,12 @@ export const liability =
 
 /** Kill-switch admission and the durable block mirror. */
 export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>(ledgerOptions);
+
+/**
+ * The internal key's public half and its signatures (activities/internal.ts). Local activities: no I/O, answered by the
+ * worker that runs the workflow task, recorded as markers so a replay sees the same keys and signatures.
+ */
+export const internalKeys = wf.proxyLocalActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});

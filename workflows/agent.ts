@@ -14,6 +14,7 @@ import {
 } from '../domain/kill-switch.js';
 import { killSwitchMetrics } from '../domain/metrics.js';
 import { killSwitch } from './activity-proxies.js';
+import { InternalTrust } from './internal-trust.js';
 import * as msg from './messages.js';
 import { countHits } from './metrics.js';
 
@@ -21,7 +22,7 @@ import { countHits } from './metrics.js';
 export interface AgentWorkflowInput {
   agentDid: string;
   config?: Record<string, unknown>;
-  carried?: { state: KillSwitchState; sessions: string[]; fed?: Record<string, number> };
+  carried?: { state: KillSwitchState; sessions: string[]; fed?: Record<string, number>; noticeSeq?: number };
 }
 
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
@@ -35,11 +36,16 @@ class AgentRun {
   readonly fed: Record<string, number>;
   /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
+  /** The last notice number given: sessions accept an identity's notices in increasing order only. */
+  noticeSeq: number;
+  /** The internal keys this run accepts, and the internal messages it refused. */
+  readonly trust = new InternalTrust(wf.workflowInfo().workflowId);
 
   constructor(input: AgentWorkflowInput) {
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
     this.sessions = [...(input.carried?.sessions ?? [])];
     this.fed = { ...input.carried?.fed };
+    this.noticeSeq = input.carried?.noticeSeq ?? 0;
   }
 
   /** Remembers a session the identity is in, forgetting the oldest beyond {@link MAX_SESSIONS}. */
@@ -80,7 +86,13 @@ class AgentRun {
   /** Queues a notice for every session, stamped with the identity and the current window. */
   notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'> & { to?: string }): void {
     countHits(killSwitchMetrics(notice.event, notice.trigger));
-    this.notices.push({ ...notice, agentDid: this.state.agentDid, windowSeconds: this.state.config.window_seconds });
+    const numbered = this.trust.enforced ? { seq: ++this.noticeSeq } : {};
+    this.notices.push({
+      ...notice,
+      agentDid: this.state.agentDid,
+      windowSeconds: this.state.config.window_seconds,
+      ...numbered,
+    });
   }
 
   /** Queues the notice of an operator's trip or unblock. */
@@ -104,7 +116,10 @@ class AgentRun {
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   const run = new AgentRun(input);
   registerHandlers(run);
-  const { sessions, notices } = run;
+  const { sessions, notices, trust } = run;
+  // Every message this identity hears from a session is signed: the keys are needed at once (registerSession came
+  // with the start).
+  void trust.load();
 
   // Trips and unblocks are announced in order: mirrored durably first, then to every session the identity is in.
   for (;;) {
@@ -117,11 +132,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
           agentDid: run.state.agentDid,
           block: notice.event === 'tripped' ? blocked : null,
         });
-      for (const sessionId of to ? [to] : sessions) {
+      const targets = to ? [to] : [...sessions];
+      // Signed for each session (the signature names its target), in one local activity per notice.
+      const auths = await trust.sign(msg.killSwitchNoticeSignal.name, notice, targets.map(msg.sessionWorkflowId));
+      for (const [i, sessionId] of targets.entries()) {
+        const auth = auths[i];
         try {
           await wf
             .getExternalWorkflowHandle(msg.sessionWorkflowId(sessionId))
-            .signal(msg.killSwitchNoticeSignal, notice);
+            .signal(msg.killSwitchNoticeSignal, auth ? { ...notice, auth } : notice);
         } catch {
           // That session has ended; nothing to kill there.
         }
@@ -133,43 +152,24 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       if (notices.length > 0) continue;
       return await wf.continueAsNew<typeof agentWorkflow>({
         agentDid: run.state.agentDid,
-        carried: { state: run.state, sessions, fed: run.fed },
+        carried: {
+          state: run.state,
+          sessions,
+          fed: run.fed,
+          ...(trust.enforced ? { noticeSeq: run.noticeSeq } : {}),
+        },
       });
     }
   }
 }
 
+/** A session id a registration may name (a signed one always does; this guards the status against junk). */
+const sessionIdProblem = (sessionId: unknown): string | null =>
+  typeof sessionId === 'string' && sessionId.length > 0 && sessionId.length <= 200 ? null : 'bad sessionId';
+
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
-  // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
-  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => {
-    run.remember(sessionId);
-    if (run.state.config.enabled) run.sendCopy(sessionId);
-  });
-  wf.setHandler(msg.reportDecisionsSignal, ({ sessionId, decisions }) => {
-    run.remember(sessionId);
-    const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
-    run.state = out.state;
-    run.fed[sessionId] = out.lastN;
-    if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
-  });
-  wf.setHandler(msg.reportKillSwitchTripSignal, (trip) => {
-    const out = adoptSessionTrip(run.state, trip);
-    run.state = out.state;
-    if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
-  });
-  // One decision at a time: what sessions sent before decisions were batched (kept for their histories).
-  wf.setHandler(msg.recordDecisionSignal, (d) => {
-    run.remember(d.sessionId);
-    const out = recordDecision(run.state, {
-      kind: d.kind,
-      atMs: Date.now(),
-      sessionId: d.sessionId,
-      decisionId: d.decisionId,
-    });
-    run.state = out.state;
-    if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
-  });
+  registerInternalHandlers(run);
   wf.setHandler(
     msg.tripKillSwitchUpdate,
     (cmd) => {
@@ -199,6 +199,71 @@ function registerHandlers(run: AgentRun): void {
     },
     { validator: (config) => void parseKillSwitchConfig(config) },
   );
-  wf.setHandler(msg.getKillSwitchStatusQuery, () => killSwitchView(run.state, Date.now()));
+  wf.setHandler(msg.getKillSwitchStatusQuery, () => ({
+    ...killSwitchView(run.state, Date.now()),
+    ...(run.trust.rejected.count > 0 ? { rejected: run.trust.rejected } : {}),
+  }));
   wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
+}
+
+/**
+ * Internal messages (docs/DESIGN.md §3.5): a registration must be signed by a worker; decisions and trip reports must
+ * be signed too and come from a session that registered this identity first. Anything else changes nothing and is
+ * counted in the status. The legacy one-decision signal is refused outright (only old histories replay it).
+ */
+function registerInternalHandlers(run: AgentRun): void {
+  const { trust } = run;
+  const fromRegistered = (name: string, message: { sessionId?: unknown }): boolean => {
+    const reason =
+      trust.refusal(name, message) ??
+      (trust.enforced && !(typeof message.sessionId === 'string' && run.sessions.includes(message.sessionId))
+        ? `session ${JSON.stringify(message.sessionId)?.slice(0, 200)} never registered this identity`
+        : null);
+    if (reason) trust.reject(name, reason);
+    return reason === null;
+  };
+  wf.setHandler(msg.registerSessionSignal, (raw) =>
+    trust.deliver(true, () => {
+      const reason =
+        trust.refusal(msg.registerSessionSignal.name, raw) ??
+        (trust.enforced ? sessionIdProblem(raw?.sessionId) : null);
+      if (reason) return trust.reject(msg.registerSessionSignal.name, reason);
+      // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
+      run.remember(raw.sessionId);
+      if (run.state.config.enabled) run.sendCopy(raw.sessionId);
+    }),
+  );
+  wf.setHandler(msg.reportDecisionsSignal, (raw) =>
+    trust.deliver(true, () => {
+      if (!fromRegistered(msg.reportDecisionsSignal.name, raw ?? {})) return;
+      const { sessionId, decisions } = raw;
+      run.remember(sessionId);
+      const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
+      run.state = out.state;
+      run.fed[sessionId] = out.lastN;
+      if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
+    }),
+  );
+  wf.setHandler(msg.reportKillSwitchTripSignal, (raw) =>
+    trust.deliver(true, () => {
+      if (!fromRegistered(msg.reportKillSwitchTripSignal.name, raw ?? {})) return;
+      const { auth: _auth, ...trip } = raw;
+      const out = adoptSessionTrip(run.state, trip);
+      run.state = out.state;
+      if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
+    }),
+  );
+  // One decision at a time: what sessions sent before decisions were batched (kept only so their histories replay).
+  wf.setHandler(msg.recordDecisionSignal, (d) => {
+    if (trust.enforced) return trust.reject(msg.recordDecisionSignal.name, 'recordDecision is no longer accepted');
+    run.remember(d.sessionId);
+    const out = recordDecision(run.state, {
+      kind: d.kind,
+      atMs: Date.now(),
+      sessionId: d.sessionId,
+      decisionId: d.decisionId,
+    });
+    run.state = out.state;
+    if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
+  });
 }

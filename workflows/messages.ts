@@ -34,11 +34,19 @@ import type {
 } from '../domain/session-types.js';
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
 import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
+import type { InternalAuth } from '../domain/internal-signature.js';
 import type { Vouch } from '../domain/liability.js';
 import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView, ReportedDecision } from '../domain/kill-switch.js';
 import type * as workflows from './index.js';
 
 export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
+
+/** A saga's steps and their agents, as it registers with its session. */
+export interface RegisterSagaInput {
+  sagaId: string;
+  steps: Array<{ stepId: string; agentDid: string }>;
+  auth?: InternalAuth;
+}
 
 /** The task queue the hypervisor worker polls unless `TEMPORAL_TASK_QUEUE` says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'agent-hypervisor';
@@ -90,15 +98,20 @@ export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('r
 
 // Inspection.
 // Agent identity (kill switch)
-export const registerSessionSignal = defineSignal<[{ sessionId: string }]>('registerSession');
+/** A session joined by the identity (sent, signed, by the activity `admitAgent`; see docs/DESIGN.md §3.5). */
+export interface RegisterSession {
+  sessionId: string;
+  auth?: InternalAuth;
+}
+export const registerSessionSignal = defineSignal<[RegisterSession]>('registerSession');
 export const recordDecisionSignal =
   defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
 /** A session's decisions, in a batch with its audit flush (sent by the audit activity). */
 export const reportDecisionsSignal =
-  defineSignal<[{ sessionId: string; decisions: ReportedDecision[] }]>('reportDecisions');
+  defineSignal<[{ sessionId: string; decisions: ReportedDecision[]; auth?: InternalAuth }]>('reportDecisions');
 /** A session's own decision crossed the threshold in its copy of the window: the identity blocks it everywhere. */
 export const reportKillSwitchTripSignal =
-  defineSignal<[{ sessionId: string; decisionId: string; atMs: number }]>('reportKillSwitchTrip');
+  defineSignal<[{ sessionId: string; decisionId: string; atMs: number; auth?: InternalAuth }]>('reportKillSwitchTrip');
 export const tripKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('tripKillSwitch');
 export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('unblockKillSwitch');
 export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
@@ -118,12 +131,15 @@ export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 
 // Sagas
 /** Sent (through an activity) by a session that killed an agent: its in-flight steps are cancelled and handed off. */
-export const handOffStepsUpdate = defineUpdate<StepHandOff[], [{ agentDid: string; substituteDid?: string }]>(
-  'handOffSteps',
-);
+export const handOffStepsUpdate = defineUpdate<
+  StepHandOff[],
+  [{ agentDid: string; substituteDid?: string; auth?: InternalAuth }]
+>('handOffSteps');
 export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
 /** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */
 export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recordSagaEvent');
+/** A saga started outside its session (`hv saga start`) names its steps and agents to it (signed, by an activity). */
+export const registerSagaSignal = defineSignal<[RegisterSagaInput]>('registerSaga');
 export const startSagaUpdate = defineUpdate<{ sagaId: string; workflowId: string }, [StartSagaInput]>('startSaga');
 
 export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');

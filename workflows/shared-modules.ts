@@ -18,6 +18,8 @@ import * as elevation from '../domain/elevation.js';
 import * as errors from '../domain/errors.js';
 import * as identifiers from '../domain/identifiers.js';
 import * as intentLocks from '../domain/intent-locks.js';
+import * as internalBinding from '../domain/internal-binding.js';
+import * as internalSignature from '../domain/internal-signature.js';
 import * as killSwitch from '../domain/kill-switch.js';
 import * as liability from '../domain/liability.js';
 import * as limits from '../domain/limits.js';
@@ -65,6 +67,8 @@ const sharedModules: readonly object[] = [
   errors,
   identifiers,
   intentLocks,
+  internalBinding,
+  internalSignature,
   killSwitch,
   liability,
   limits,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { distDir, projectRoot } from '../../store/paths.js';
 import { prebuiltBundlePath } from '../../worker/bundle.js';
 import { freePort } from '../../worker/processes.js';
-import { testCheckpointDir, testPrivateKeyPem } from '../helpers/audit.js';
+import { testCheckpointDir, testInternalKeyPem, testPrivateKeyPem } from '../helpers/audit.js';
 import { eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -77,6 +77,7 @@ describe.skipIf(!built)('the runtime stage, rehearsed in a clean directory', () 
         HV_MIGRATE_ON_START: 'false',
         HV_AUDIT_RETENTION_SCHEDULE: 'false',
         HV_AUDIT_SIGNING_KEY: testPrivateKeyPem,
+        HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
         HV_CHECKPOINT_SINK: testCheckpointDir,
         HV_SHUTDOWN_GRACE_SECONDS: '2',
         HV_LOG_LEVEL: 'ERROR',

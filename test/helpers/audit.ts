@@ -6,6 +6,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../store/audit-crypto.js';
 import { createCheckpointSink } from '../../store/checkpoint-sink.js';
+import { generateInternalKey, internalSignerFromPem } from '../../store/internal-crypto.js';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 
 let pool: pg.Pool | undefined;
@@ -22,6 +23,13 @@ export const testSigner = signerFromPem(keys.privatePem);
 export const testPublicKeyPem = keys.publicPem;
 export const testPrivateKeyPem = keys.privatePem;
 export const trustedTestKeys = (): TrustedKeys => TrustedKeys.fromPems([keys.publicPem]);
+
+/**
+ * The internal key of every worker of this test run (the global setup generates one and sets
+ * `HV_INTERNAL_SIGNING_KEY`, which spawned workers inherit); a fresh one when a file runs without the setup.
+ */
+export const testInternalKeyPem = process.env.HV_INTERNAL_SIGNING_KEY ?? generateInternalKey().privatePem;
+export const testInternalSigner = internalSignerFromPem(testInternalKeyPem);
 
 /** Checkpoint directory of this test process. */
 export const testCheckpointDir = mkdtempSync(path.join(tmpdir(), 'hv-checkpoints-'));
@@ -46,6 +54,7 @@ export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
   createActivities({
     pool: testPool(),
     signer: testSigner,
+    internal: testInternalSigner,
     checkpointSink: createCheckpointSink(testCheckpointDir),
     temporal: testTemporalClient,
     ...overrides,

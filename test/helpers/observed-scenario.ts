@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import { loadWorkerEnv } from '../../worker/config.js';
+import { testInternalKeyPem } from './audit.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
 import { actions, did, eventually } from './session.js';
@@ -32,6 +33,7 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
       HV_SDK_METRICS_PORT: String(await freePort()),
       HV_SHUTDOWN_GRACE_SECONDS: '1',
       HV_LOG_LEVEL: 'WARN',
+      HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_STEP_BASE_URL: service.url,
       ...extraEnv,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
 import { projectRoot } from '../../store/paths.js';
 import { freePort } from '../../worker/processes.js';
-import { testCheckpointDir, testPrivateKeyPem } from './audit.js';
+import { testCheckpointDir, testInternalKeyPem, testPrivateKeyPem } from './audit.js';
 import { eventually } from './session.js';
 
 /** The production worker entry point as its own process, in its own process group so it can be killed outright. */
@@ -24,6 +24,7 @@ export async function spawnWorker(taskQueue: string, env: Record<string, string>
       HV_MIGRATE_ON_START: 'false',
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_AUDIT_SIGNING_KEY: testPrivateKeyPem,
+      HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
       HV_CHECKPOINT_SINK: testCheckpointDir,
       HV_LOG_LEVEL: 'ERROR',
       ...env,

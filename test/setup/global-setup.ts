@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { generateInternalKey } from '../../store/internal-crypto.js';
 import { runMigrations } from '../../store/migrate.js';
 import { workflowBundleOptions } from '../../worker/bundle.js';
 import { startEmbeddedPostgres } from '../../worker/postgres.js';
@@ -27,6 +28,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to reach its data directory.
   await chmod(root, 0o755);
   const log = (line: string) => console.log(`[test-setup] ${line}`);
+  // One internal key for the run: test workers (in-process and spawned, which inherit the environment) all hold it.
+  process.env.HV_INTERNAL_SIGNING_KEY ??= generateInternalKey().privatePem;
 
   const [server, postgres, bundle] = await Promise.all([
     (async () =>

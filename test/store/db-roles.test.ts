@@ -15,7 +15,7 @@ import { projectRoot } from '../../store/paths.js';
 import { loadWorkerEnv } from '../../worker/config.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker } from '../../worker/worker.js';
-import { testCheckpointDir, testPrivateKeyPem } from '../helpers/audit.js';
+import { testCheckpointDir, testInternalKeyPem, testPrivateKeyPem } from '../helpers/audit.js';
 import { actions, did, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue } from '../helpers/temporal.js';
 
@@ -467,6 +467,7 @@ describe('a worker whose DATABASE_URL is hypervisor_worker', () => {
         HV_SDK_METRICS_PORT: String(await freePort()),
         HV_AUDIT_RETENTION_SCHEDULE: 'false',
         HV_AUDIT_SIGNING_KEY: testPrivateKeyPem,
+        HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
         HV_CHECKPOINT_SINK: testCheckpointDir,
         HV_SHUTDOWN_GRACE_SECONDS: '1',
         HV_LOG_LEVEL: 'WARN',

@@ -10,8 +10,12 @@ import { projectRoot } from '../../store/paths.js';
 import { loadWorkerEnv } from '../../worker/config.js';
 import { ensureDevSigningKey } from '../../worker/dev-keys.js';
 import { loadWorkerKeys } from '../../worker/key-files.js';
+import { ensureDevInternalKey } from '../../worker/dev-keys.js';
+import { generateInternalKey, internalSignerFromPem, loadInternalSigner } from '../../store/internal-crypto.js';
 
 const { privatePem } = generateSigningKeyPem();
+const internal = generateInternalKey();
+const internalPem = internal.privatePem;
 const expectedKeyId = signerFromPem(privatePem).keyId;
 let dir: string;
 
@@ -97,7 +101,7 @@ describe('the audit signing key file', () => {
 });
 
 describe('every private key file the worker loads', () => {
-  const baseEnv = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' };
+  const baseEnv = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', HV_INTERNAL_SIGNING_KEY: internalPem };
 
   it('checks the Temporal mTLS client key', async () => {
     const file = await keyFile('temporal-client.key', 0o644, 'not parsed here');
@@ -105,12 +109,17 @@ describe('every private key file the worker loads', () => {
     const err = refusal(() => loadWorkerKeys(env, () => undefined, { TEMPORAL_TLS_CLIENT_KEY_PATH: file }));
     expect(err.message).toContain(`TEMPORAL_TLS_CLIENT_KEY_PATH ${file} has mode 0644`);
     await chmod(file, 0o600);
-    expect(loadWorkerKeys(env, () => undefined, { TEMPORAL_TLS_CLIENT_KEY_PATH: file })).toEqual({ signer: null });
+    expect(loadWorkerKeys(env, () => undefined, { TEMPORAL_TLS_CLIENT_KEY_PATH: file })).toMatchObject({
+      signer: null,
+    });
   });
 
   it('checks the Postgres sslkey named by DATABASE_URL', async () => {
     const file = await keyFile('postgres-client.key', 0o640, 'not parsed here');
-    const env = loadWorkerEnv({ DATABASE_URL: `postgres://u@db.internal/hv?sslmode=verify-full&sslkey=${file}` });
+    const env = loadWorkerEnv({
+      ...baseEnv,
+      DATABASE_URL: `postgres://u@db.internal/hv?sslmode=verify-full&sslkey=${file}`,
+    });
     const err = refusal(() => loadWorkerKeys(env, () => undefined, {}));
     expect(err.message).toContain(`DATABASE_URL sslkey ${file} has mode 0640`);
   });
@@ -177,5 +186,49 @@ describe('the dev signing key of `npm run dev`', () => {
     expect(await ensureDevSigningKey(env)).toEqual({ ...key, created: false, tightenedFrom: 0o644 });
     expect((await stat(key.privateKey)).mode & 0o777).toBe(0o600);
     expect(loadSigner({ HV_AUDIT_SIGNING_KEY_FILE: key.privateKey }, policy(false))).not.toBeNull();
+  });
+});
+
+describe('the internal signing key', () => {
+  const databaseUrl = 'postgres://u:p@127.0.0.1:5432/db';
+
+  it('is required: the worker does not start without one', () => {
+    const env = loadWorkerEnv({ DATABASE_URL: databaseUrl });
+    expect(() => loadWorkerKeys(env, () => undefined, {})).toThrow(ConfigError);
+    expect(() => loadWorkerKeys(env, () => undefined, {})).toThrow(
+      /HV_INTERNAL_SIGNING_KEY or HV_INTERNAL_SIGNING_KEY_FILE/,
+    );
+  });
+
+  it('is refused from a file that group or others can read, and loaded from an owner-only one', async () => {
+    const file = await keyFile('internal.pem', 0o644, internalPem);
+    const err = refusal(() => loadInternalSigner({ HV_INTERNAL_SIGNING_KEY_FILE: file }, policy(false)));
+    expect(err).toMatchObject({ source: 'HV_INTERNAL_SIGNING_KEY_FILE', file });
+    await chmod(file, 0o600);
+    expect(loadInternalSigner({ HV_INTERNAL_SIGNING_KEY_FILE: file }, policy(false)).publicKey).toBe(
+      internal.publicKey,
+    );
+  });
+
+  it('accepts the previous public keys of a rotation after its own, and refuses a key that is not one', () => {
+    const previous = generateInternalKey().publicKey;
+    const signer = loadInternalSigner(
+      { HV_INTERNAL_SIGNING_KEY: internalPem, HV_INTERNAL_ACCEPTED_KEYS: ` ${previous.toUpperCase()}, ` },
+      policy(false),
+    );
+    expect(signer.anchors.map((a) => a.publicKey)).toEqual([internal.publicKey, previous]);
+    expect(signer.anchors[0]!.kid).toBe(internalSignerFromPem(internalPem).kid);
+    expect(() =>
+      loadInternalSigner({ HV_INTERNAL_SIGNING_KEY: internalPem, HV_INTERNAL_ACCEPTED_KEYS: 'abc' }, policy(false)),
+    ).toThrow(/HV_INTERNAL_ACCEPTED_KEYS/);
+    expect(() => internalSignerFromPem(generateSigningKeyPem().publicPem)).toThrow(ConfigError);
+  });
+
+  it('is generated owner-only for npm run dev, and reused', async () => {
+    const env = { HV_DATA_DIR: path.join(dir, 'dev-internal') };
+    const first = await ensureDevInternalKey(env);
+    expect(first.created).toBe(true);
+    expect((await stat(first.file)).mode & 0o777).toBe(0o600);
+    expect(await ensureDevInternalKey(env)).toEqual({ file: first.file, created: false });
   });
 });

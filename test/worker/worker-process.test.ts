@@ -6,6 +6,7 @@ import { RETENTION_SCHEDULE_ID } from '../../worker/retention-schedule.js';
 import { localHttpUrl } from '../../worker/http.js';
 import { freePort } from '../../worker/processes.js';
 import { startWorker, type RunningWorker } from '../../worker/worker.js';
+import { testInternalKeyPem } from '../helpers/audit.js';
 import { uniqueTaskQueue } from '../helpers/temporal.js';
 
 describe('worker configuration', () => {
@@ -55,6 +56,7 @@ describe('worker process against the real servers', () => {
       HV_SDK_METRICS_PORT: String(await freePort()),
       HV_SHUTDOWN_GRACE_SECONDS: '1',
       HV_LOG_LEVEL: 'WARN',
+      HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
     });
     running = await startWorker(env, () => undefined);
     base = `http://127.0.0.1:${httpPort}`;

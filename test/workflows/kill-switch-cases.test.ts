@@ -2,13 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { KillSwitchView } from '../../domain/kill-switch.js';
-import { AGENT_WORKFLOW_TYPE, agentWorkflowId, recordDecisionSignal } from '../../workflows/messages.js';
+import {
+  AGENT_WORKFLOW_TYPE,
+  agentWorkflowId,
+  registerSessionSignal,
+  reportDecisionsSignal,
+} from '../../workflows/messages.js';
+import { testInternalSigner } from '../helpers/audit.js';
 import { did, eventually, expectHvError } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
 /**
  * The reference kill switch's evaluator cases (cMCP's tests, docs/DESIGN.md §R9) and its untested edges, run
- * against the real agentWorkflow on the real server: decisions arrive as the sessions send them (signals).
+ * against the real agentWorkflow on the real server: decisions arrive as the sessions' audit flushes send them (signed
+ * `reportDecisions` signals from a registered session; the test holds the workers' internal key).
  */
 let ctx: TemporalTestContext;
 const taskQueue = uniqueTaskQueue('ks-cases');
@@ -37,25 +44,44 @@ const on = (config: Record<string, unknown> = {}) => ({
 
 async function identity(config: Record<string, unknown>, agentDid = did('ks')) {
   const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
+  const workflowId = agentWorkflowId(agentDid);
   const handle = await ctx.client.workflow.start(AGENT_WORKFLOW_TYPE, {
     taskQueue,
-    workflowId: agentWorkflowId(agentDid),
+    workflowId,
     args: [{ agentDid, config }],
   });
+  const registration = { sessionId: 'cases' };
+  await handle.signal(registerSessionSignal, {
+    ...registration,
+    auth: testInternalSigner.sign(registerSessionSignal.name, workflowId, registration),
+  });
   let sent = 0;
+  let signals = 1;
   return {
     agentDid,
     agent: hv.agent(agentDid),
-    /** Sends decisions in order, waits until the workflow has processed them all, and returns its view. */
+    /** Reports decisions in order (one flush), waits until the workflow has processed them, and returns its view. */
     async decide(...kinds: string[]): Promise<KillSwitchView> {
-      for (const kind of kinds)
-        await handle.signal(recordDecisionSignal, { kind, sessionId: 'cases', decisionId: `d${++sent}` });
-      const target = sent;
+      const decisions = kinds.map((kind) => ({ n: ++sent, kind, atMs: Date.now(), decisionId: `d${sent}` }));
+      const report = { sessionId: 'cases', decisions };
+      await handle.signal(reportDecisionsSignal, {
+        ...report,
+        auth: testInternalSigner.sign(reportDecisionsSignal.name, workflowId, report),
+      });
+      const target = ++signals;
       await eventually(
         () => handle.fetchHistory(),
         (history) =>
           (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length >= target &&
-          (history.events ?? []).at(-1)?.workflowTaskCompletedEventAttributes != null,
+          // Every task done: the last workflow-task event is a completion (markers and commands may follow it).
+          (history.events ?? [])
+            .filter(
+              (e) =>
+                e.workflowTaskScheduledEventAttributes ||
+                e.workflowTaskStartedEventAttributes ||
+                e.workflowTaskCompletedEventAttributes,
+            )
+            .at(-1)?.workflowTaskCompletedEventAttributes != null,
       );
       return hv.agent(agentDid).status();
     },

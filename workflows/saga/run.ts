@@ -11,6 +11,9 @@ import {
   sessionWorkflowId,
   type StepHandOff,
 } from '../messages.js';
+import { ErrorType, hvError } from '../../domain/errors.js';
+import { sagaControl } from '../activity-proxies.js';
+import { InternalTrust } from '../internal-trust.js';
 import { countHits } from '../metrics.js';
 
 /** A step running right now, in its own scope so a kill can cancel exactly that step. */
@@ -29,6 +32,8 @@ export class SagaRun {
   readonly sessionId: string;
   readonly ledger: SagaLedger;
   readonly inflight = new Map<string, InflightStep>();
+  /** The internal keys this run accepts (docs/DESIGN.md §3.5). */
+  readonly trust = new InternalTrust(wf.workflowInfo().workflowId);
   private readonly stepsById: Map<string, SagaStepDefinition>;
 
   constructor(
@@ -46,24 +51,52 @@ export class SagaRun {
     return this.stepsById.get(id)!;
   }
 
-  /** The progress query, and the hand-off a session asks for when it kills an agent whose steps are in flight. */
+  /**
+   * The progress query, and the hand-off a session asks for when it kills an agent whose steps are in flight. A
+   * hand-off must be signed by a worker (an activity sends it on the session's behalf): a forged one is refused by the
+   * validator, with no trace in history.
+   */
   registerHandlers(): void {
     wf.setHandler(getSagaProgressQuery, () => this.ledger.view);
-    wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => {
-      const out: StepHandOff[] = [];
-      for (const [stepId, entry] of this.inflight) {
-        if (entry.agentDid !== agentDid || entry.handoff) continue;
-        entry.handoff = { substituteDid: substituteDid ?? null };
-        entry.scope.cancel();
-        out.push({
-          sagaId: this.sagaId,
-          stepId,
-          disposition: substituteDid ? 'reassigned' : 'failed',
-          substituteDid: substituteDid ?? null,
-        });
-      }
-      return out;
+    wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => this.handOff(agentDid, substituteDid), {
+      validator: (raw) => {
+        const reason = this.trust.refusal(handOffStepsUpdate.name, raw);
+        if (!reason) return;
+        wf.log.warn('refused internal message', { name: handOffStepsUpdate.name, reason, sagaId: this.sagaId });
+        throw hvError(ErrorType.PermissionDenied, `handOffSteps refused: ${reason}`, { sagaId: this.sagaId });
+      },
     });
+  }
+
+  /**
+   * Runs at the start of every run: the internal keys (a hand-off can arrive at any time), then, for a saga started
+   * outside its session, a signed registration of its steps and agents, without which the session ignores its events.
+   */
+  async authenticate(): Promise<void> {
+    if (!this.trust.enforced) return;
+    await this.trust.load();
+    if (wf.workflowInfo().parent?.workflowId === sessionWorkflowId(this.sessionId)) return;
+    await sagaControl.registerSagaWithSession({
+      sessionId: this.sessionId,
+      sagaId: this.sagaId,
+      steps: this.definition.steps.map((s) => ({ stepId: s.id, agentDid: s.agent })),
+    });
+  }
+
+  private handOff(agentDid: string, substituteDid: string | undefined): StepHandOff[] {
+    const out: StepHandOff[] = [];
+    for (const [stepId, entry] of this.inflight) {
+      if (entry.agentDid !== agentDid || entry.handoff) continue;
+      entry.handoff = { substituteDid: substituteDid ?? null };
+      entry.scope.cancel();
+      out.push({
+        sagaId: this.sagaId,
+        stepId,
+        disposition: substituteDid ? 'reassigned' : 'failed',
+        substituteDid: substituteDid ?? null,
+      });
+    }
+    return out;
   }
 
   /** Marks the step as in flight under `agentDid`, in a fresh scope of its own. */

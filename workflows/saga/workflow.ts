@@ -29,6 +29,7 @@ export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> 
   const { ledger } = run;
   const view = ledger.view;
   run.registerHandlers();
+  await run.authenticate();
 
   run.setStatus('running');
   await run.report({ kind: 'saga_started', details: { name: definition.name, steps: definition.steps.length } });

@@ -3,6 +3,7 @@ import { slashEvent, type FollowUp, type SlashRequest, type StepHandOff } from '
 import type { SessionData, SessionEvent } from '../../domain/session-types.js';
 import { liability, sagaControl } from '../activity-proxies.js';
 import { failureMessage } from '../failures.js';
+import type { InternalTrust } from '../internal-trust.js';
 import { agentWorkflowId, reportKillSwitchTripSignal } from '../messages.js';
 
 /**
@@ -10,13 +11,13 @@ import { agentWorkflowId, reportKillSwitchTripSignal } from '../messages.js';
  * kills the agent too. A missing agent workflow (anonymous identity) has nothing to block.
  */
 async function reportTrip(host: FollowUpHost, trip: Extract<FollowUp, { kind: 'trip' }>): Promise<void> {
+  const workflowId = agentWorkflowId(trip.agentDid);
+  const report = { sessionId: host.data.sessionId, decisionId: trip.decisionId, atMs: trip.atMs };
+  // Signed (one local activity per trip, a rare event): the identity accepts only signed reports.
+  const [auth] = await host.trust.sign(reportKillSwitchTripSignal.name, report, [workflowId]);
   await wf
-    .getExternalWorkflowHandle(agentWorkflowId(trip.agentDid))
-    .signal(reportKillSwitchTripSignal, {
-      sessionId: host.data.sessionId,
-      decisionId: trip.decisionId,
-      atMs: trip.atMs,
-    })
+    .getExternalWorkflowHandle(workflowId)
+    .signal(reportKillSwitchTripSignal, auth ? { ...report, auth } : report)
     .catch((err: unknown) => wf.log.warn('kill-switch trip not reported', { error: failureMessage(err) }));
 }
 
@@ -25,6 +26,8 @@ export interface FollowUpHost {
   readonly data: SessionData;
   record(events: SessionEvent[]): void;
   readonly handingOver: boolean;
+  readonly trust: InternalTrust;
+  sagaAgentAdded(sagaId: string, agentDid: string): void;
 }
 
 /**
@@ -85,6 +88,8 @@ export class FollowUps {
    */
   private async handOff(host: FollowUpHost, h: Extract<FollowUp, { kind: 'handoff' }>): Promise<void> {
     const steps: StepHandOff[] = [];
+    // The substitute may appear in the sagas' events before the hand-off answers here: allow it in each first.
+    if (h.substituteDid) for (const sagaId of this.activeSagas) host.sagaAgentAdded(sagaId, h.substituteDid);
     try {
       for (const sagaId of [...this.activeSagas])
         steps.push(

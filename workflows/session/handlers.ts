@@ -3,6 +3,7 @@ import * as wf from '@temporalio/workflow';
 import { z } from 'zod';
 import { ElevationRequest } from '../../domain/elevation.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
+import { rememberSaga } from '../../domain/internal-binding.js';
 import type { KillSwitchNotice } from '../../domain/kill-switch.js';
 import type { Vouch } from '../../domain/liability.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
@@ -48,6 +49,7 @@ import {
   type SignalSpec,
   type UpdateSpec,
 } from './register.js';
+import { registerInternalSignals } from './internal.js';
 import type { SessionRun } from './run.js';
 
 /** Join reads the identity's standing (liability ledger, kill switch) first; a refusal on standing is recorded. */
@@ -76,7 +78,7 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
 });
 
 /** The identity's kill switch tripped (deny rate or operator), was lifted or reconfigured (domain/session/kill-switch.ts). */
-const killSwitchNotice: SignalSpec<z.ZodType<KillSwitchNotice>> = {
+export const killSwitchNotice: SignalSpec<z.ZodType<KillSwitchNotice>> = {
   def: msg.killSwitchNoticeSignal,
   schema: z.custom<KillSwitchNotice>(),
   what: 'kill switch notice',
@@ -180,6 +182,13 @@ const startSaga = (run: SessionRun): UpdateSpec<typeof StartSagaInput, { sagaId:
     const i = guard(() => model.checkSagaStart(run.data, input));
     const sagaId = i.sagaId ?? i.parsed.saga_id ?? wf.uuid4();
     const workflowId = msg.sagaWorkflowId(sagaId);
+    // Known before it starts: its first report may arrive in the same activation as the start's confirmation.
+    if (run.trust.enforced)
+      rememberSaga(
+        run.knownSagas,
+        sagaId,
+        i.parsed.steps.map((s) => ({ stepId: s.id, agentDid: s.agent })),
+      );
     try {
       await wf.startChild(sagaWorkflow, {
         workflowId,
@@ -188,6 +197,7 @@ const startSaga = (run: SessionRun): UpdateSpec<typeof StartSagaInput, { sagaId:
         staticSummary: `saga ${i.parsed.name} of session ${run.data.sessionId}`,
       });
     } catch (err) {
+      delete run.knownSagas[sagaId];
       if (err instanceof WorkflowExecutionAlreadyStartedError)
         throw hvError(ErrorType.InvalidInput, `saga id ${sagaId} is already used`, { sagaId });
       throw err;
@@ -217,7 +227,6 @@ export function registerHandlers(run: SessionRun): void {
   ) => registerSignal(run, { def, schema, what, reducer });
 
   registerUpdate(run, join(run));
-  registerSignal(run, killSwitchNotice);
   registerUpdate(run, quarantine(run));
   update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', 'gated', model.releaseQuarantine);
   registerUpdate(run, vouch(run));
@@ -240,7 +249,8 @@ export function registerHandlers(run: SessionRun): void {
   update(msg.acquireLockUpdate, AcquireLockInput, 'lock request', 'gated', model.acquireLock);
   update(msg.releaseLockUpdate, ReleaseLockInput, 'lock release', 'gated', model.releaseSessionLock);
   registerUpdate(run, terminate(run));
-  registerSignal(run, recordSagaEvent(run));
+  // Signed or bound to the session's own state (internal.ts): kill-switch notices, saga events and registrations.
+  registerInternalSignals(run, killSwitchNotice, recordSagaEvent(run));
   registerUpdate(run, startSaga(run));
 
   wf.setHandler(msg.getSessionStateQuery, () => {

@@ -11,7 +11,9 @@ import {
   type SessionEvent,
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
+import { allowSagaAgent, type KnownSaga } from '../../domain/internal-binding.js';
 import { parseInput } from '../../domain/validation.js';
+import { InternalTrust } from '../internal-trust.js';
 import { countHits, observeOutboxDepth } from '../metrics.js';
 import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
@@ -27,6 +29,10 @@ export type SessionWorkflowInput = CreateSessionInput & {
   activeSagas?: string[];
   /** The previous run's latest update answers, for update ids retried across the hand-over. */
   replies?: CarriedReply[];
+  /** The sagas this session launched or that registered with it, still running (internal-message binding). */
+  knownSagas?: Record<string, KnownSaga>;
+  /** The last kill-switch notice number accepted from each identity (replay guard). */
+  noticeSeqs?: Record<string, number>;
 };
 
 /**
@@ -44,8 +50,14 @@ export class SessionRun {
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   handingOver = false;
   private readonly info = wf.workflowInfo();
+  /** The internal keys this run accepts (fetched when the first signed message arrives), docs/DESIGN.md §3.5. */
+  readonly trust = new InternalTrust(this.info.workflowId);
+  readonly knownSagas: Record<string, KnownSaga>;
+  readonly noticeSeqs: Record<string, number>;
 
   constructor(input: SessionWorkflowInput) {
+    this.knownSagas = { ...input.knownSagas };
+    this.noticeSeqs = { ...input.noticeSeqs };
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
     this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
     this.followUps = new FollowUps(input);
@@ -128,6 +140,11 @@ export class SessionRun {
     this.data = archived.data;
     this.commitment = archived.commitment;
     return archived.commitment;
+  }
+
+  /** A substitute this session handed a saga's step to may appear in that saga's later events. */
+  sagaAgentAdded(sagaId: string, agentDid: string): void {
+    allowSagaAgent(this.knownSagas, sagaId, agentDid);
   }
 
   /** The workflow id hashed into every entry. */
