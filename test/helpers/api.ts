@@ -1,0 +1,73 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { HypervisorClient } from '../../client/hypervisor-client.js';
+import type { ApiConfig } from '../../api/config.js';
+import { buildApiServer } from '../../api/server.js';
+import { createApiKey, type ApiKeyRole } from '../../store/api-keys.js';
+import { testPool } from './audit.js';
+import type { TemporalTestContext } from './temporal.js';
+
+export interface TestApi {
+  url: string;
+  app: FastifyInstance;
+  /** A fresh API key acting as `did`. */
+  key(did: string, role?: ApiKeyRole): Promise<string>;
+  /** fetch against the API with a bearer credential (or none) and a JSON body. */
+  call(
+    method: string,
+    path: string,
+    opts?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export const testApiConfig = (taskQueue: string, overrides: Partial<ApiConfig> = {}): ApiConfig => ({
+  taskQueue,
+  rateLimit: { max: 10_000, windowMs: 60_000 },
+  eventsPollMs: 50,
+  audit: { publicKeyFiles: [], checkpointDir: null },
+  ...overrides,
+});
+
+/** The real API server on a free loopback port, over the test Temporal server and database. */
+export async function startTestApi(
+  ctx: TemporalTestContext,
+  taskQueue: string,
+  overrides: Partial<ApiConfig> = {},
+): Promise<TestApi> {
+  const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
+  const app = await buildApiServer({ hv, pool: testPool(), config: testApiConfig(taskQueue, overrides) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    url,
+    app,
+    key: async (did, role = 'agent') => (await createApiKey(testPool(), { agentDid: did, role, label: 'test' })).key,
+    async call(method, path, opts = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}),
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...opts.headers,
+        },
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+      });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON (an NDJSON export, an event stream): the text itself
+      }
+      return { status: res.status, headers: res.headers, body };
+    },
+    close: () => app.close(),
+  };
+}
