@@ -62,7 +62,7 @@ export function toProblem(err: unknown, instance?: string): ProblemDetails {
  * health, the document and the docs; requests are limited per credential before they reach the session's own buckets.
  */
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, disableRequestLogging: true });
+  const app = Fastify({ logger: deps.logger ?? false });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const authenticate = createAuthenticator(deps.pool, deps.config);

@@ -1,10 +1,12 @@
 import type { AddressInfo } from 'node:net';
+import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
+import { expect, inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import type { ApiConfig } from '../../api/config.js';
 import { buildApiServer } from '../../api/server.js';
 import { createApiKey, type ApiKeyRole } from '../../store/api-keys.js';
-import { testPool } from './audit.js';
+import { testActivities, testPool } from './audit.js';
 import type { TemporalTestContext } from './temporal.js';
 
 export interface TestApi {
@@ -24,7 +26,7 @@ export interface TestApi {
 export interface ApiResponse {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;
 }
 
 export const testApiConfig = (taskQueue: string, overrides: Partial<ApiConfig> = {}): ApiConfig => ({
@@ -70,4 +72,32 @@ export async function startTestApi(
     },
     close: () => app.close(),
   };
+}
+
+/** A worker for a whole test file: started in `beforeAll`, stopped in `afterAll`. */
+export async function startFileWorker(
+  ctx: TemporalTestContext,
+  taskQueue: string,
+  overrides: Parameters<typeof testActivities>[0] = {},
+): Promise<{ stop(): Promise<void> }> {
+  const worker = await Worker.create({
+    connection: ctx.nativeConnection,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: testActivities({ taskQueue, ...overrides }),
+    taskQueue,
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/** A problem-details response of `status` and hypervisor error type `errorType`. */
+export function expectProblem(res: ApiResponse, status: number, errorType: string): void {
+  expect({ status: res.status, errorType: res.body?.errorType }).toEqual({ status, errorType });
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body.type).toBe(`urn:agent-hypervisor:error:${errorType}`);
 }
