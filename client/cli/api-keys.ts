@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { AgentDid } from '../../domain/identifiers.js';
 import { ErrorType } from '../../domain/errors.js';
+import { parseInput } from '../../domain/validation.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord, type ApiKeyRole } from '../../store/api-keys.js';
 import { HypervisorError, guard } from '../errors.js';
 import { withPool } from './common.js';
@@ -39,7 +40,7 @@ export function registerApiKeyCommands(program: Command): void {
     .option('--label <text>', 'what the key is for', '')
     .action((o: { did: string; role: ApiKeyRole; label: string }) =>
       withPool(async (pool) => {
-        const agentDid = guard(() => AgentDid.parse(o.did));
+        const agentDid = guard(() => parseInput(AgentDid, o.did, '--did'));
         const created = await createApiKey(pool, { agentDid, role: o.role, label: o.label });
         emit(created, (k) =>
           [
