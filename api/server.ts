@@ -19,6 +19,10 @@ import { ApiError, ApiErrorType, PROBLEM_CONTENT_TYPE, problem, type ProblemDeta
 import { registerRoutes } from './routes/index.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route the API serves (method and OpenAPI-style path), documentation routes excepted. */
+    apiRoutes: Array<{ method: string; path: string }>;
+  }
   interface FastifyRequest {
     principal?: Principal;
   }
@@ -66,6 +70,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const authenticate = createAuthenticator(deps.pool, deps.config);
+  const apiRoutes: Array<{ method: string; path: string }> = [];
+  app.decorate('apiRoutes', apiRoutes);
+  app.addHook('onRoute', (route) => {
+    const hidden = route.schema?.hide === true;
+    if (hidden || route.url.startsWith(DOCS_PREFIX)) return;
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') apiRoutes.push({ method, path: route.url.replace(/:(\w+)/g, '{$1}') });
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const body = toProblem(err, req.url);
