@@ -11,6 +11,7 @@ import { registerHealthRoutes } from './health.js';
 import { registerSagaRoutes } from './sagas.js';
 import { registerSessionRoutes } from './sessions.js';
 import { registerStateRoutes } from './state.js';
+import { registerUiRoute } from '../ui.js';
 
 export type Api = FastifyInstance<
   RawServerDefault,
@@ -35,5 +36,6 @@ export async function registerRoutes(scope: FastifyInstance, deps: ApiDeps): Pro
   registerSagaRoutes(api, deps);
   registerAgentRoutes(api, deps);
   registerAuditRoutes(api, deps);
+  registerUiRoute(api);
   await Promise.resolve();
 }

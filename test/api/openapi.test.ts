@@ -60,10 +60,18 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/healthz'].get.security).toEqual([]);
   });
 
-  it('serves interactive docs and health without a credential', async () => {
+  it('serves interactive docs, the dashboard page and health without a credential', async () => {
     const docs = await fetch(`${api.url}/docs`, { redirect: 'follow' });
     expect(docs.status).toBe(200);
     expect(await docs.text()).toMatch(/swagger/i);
+    // The dashboard's page is public but holds no data: it calls the authenticated routes with the key typed in.
+    const ui = await fetch(`${api.url}/ui`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-type')).toMatch(/^text\/html/);
+    const page = await ui.text();
+    expect(page).toContain("authorization: 'Bearer '");
+    expect(page).toContain('/events');
+    expect((await api.call('GET', '/openapi.json')).body.paths['/ui']).toBeUndefined();
     expect((await api.call('GET', '/healthz')).body).toEqual({ ok: true });
     const ready = await api.call('GET', '/readyz');
     expect(ready).toMatchObject({ status: 200, body: { ok: true, postgres: true, temporal: true } });
