@@ -238,6 +238,14 @@ describe('sessions over HTTP', () => {
       403,
       'PermissionDenied',
     );
+    // The operator's signed command (`auth`) passes the API's own validation and reaches the hypervisor unchanged,
+    // which judges it: a bogus one is never accepted (and the API's body check is not what refused it).
+    const signed = await api.call('POST', `/sessions/${id}/kill`, {
+      key: operatorKey,
+      body: { agentDid: victim.did, reason: 'manual', auth: { kid: 'k', iat: 1, exp: 2, nonce: 'n', sig: 'bogus' } },
+    });
+    expect(signed.status).toBeGreaterThanOrEqual(400);
+    expect(signed.body.detail).not.toMatch(/^invalid body/);
     const view = (await api.call('GET', `/sessions/${id}`, { key: victim.key })).body;
     expect(view.participants.find((p: { agentDid: string }) => p.agentDid === victim.did).status).toBe('active');
 
