@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -44,6 +44,40 @@ export const DOCS_PREFIX = '/docs';
 const isPublic = (req: FastifyRequest): boolean =>
   req.routeOptions.config?.public === true || (req.routeOptions.url ?? '').startsWith(DOCS_PREFIX);
 
+/**
+ * Failed authentications per client address, in fixed windows of the edge limit: the per-credential limit cannot
+ * apply to a request without a valid credential, so guessing keys is limited here (429 with Retry-After).
+ */
+function failedAuthLimiter(limit: ApiConfig['rateLimit']) {
+  const windows = new Map<string, { count: number; resetAtMs: number }>();
+  let sweptAtMs = 0;
+  return {
+    check(ip: string, reply: FastifyReply): void {
+      const w = windows.get(ip);
+      if (!w || w.resetAtMs <= Date.now() || w.count < limit.max) return;
+      const retryAfterMs = w.resetAtMs - Date.now();
+      void reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+      throw new ApiError(
+        ApiErrorType.EdgeRateLimited,
+        `more than ${limit.max} failed authentications from this address; retry after ${retryAfterMs} ms`,
+        { limit: limit.max, retryAfterMs },
+      );
+    },
+    record(ip: string): void {
+      const now = Date.now();
+      const w = windows.get(ip);
+      if (!w || w.resetAtMs <= now) {
+        // Expired windows are dropped once per window length, so the map holds only addresses that failed lately.
+        if (now - sweptAtMs >= limit.windowMs) {
+          sweptAtMs = now;
+          for (const [key, old] of windows) if (old.resetAtMs <= now) windows.delete(key);
+        }
+        windows.set(ip, { count: 1, resetAtMs: now + limit.windowMs });
+      } else w.count += 1;
+    },
+  };
+}
+
 /** Any thrown value as a problem-details body (one table: problems.ts HTTP_STATUS). */
 export function toProblem(err: unknown, instance?: string): ProblemDetails {
   if (hasZodFastifySchemaValidationErrors(err)) {
@@ -58,6 +92,35 @@ export function toProblem(err: unknown, instance?: string): ProblemDetails {
   if (typeof status === 'number' && status >= 400 && status < 500)
     return { ...problem(ErrorType.InvalidInput, (err as Error).message, {}, instance), status };
   return problem(ErrorType.Internal, 'internal error', {}, instance);
+}
+
+/** The OpenAPI 3.1 document generated from the routes' zod schemas, and Swagger UI at /docs. */
+async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Agent Hypervisor API',
+        version: '0.1.0',
+        description:
+          'Sessions, authorization, elevation, shared state and locks, sagas, kills, the kill switch, liability and ' +
+          'the audit trail, over HTTP. Authenticate with `Authorization: Bearer <API key or JWT>`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'an API key (hvk_…) or a JWT from the configured issuer',
+          },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 }
 
 /**
@@ -90,9 +153,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       .type(PROBLEM_CONTENT_TYPE)
       .send(problem(ApiErrorType.RouteNotFound, `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
-  app.addHook('onRequest', async (req) => {
+  const failures = failedAuthLimiter(deps.config.rateLimit);
+  app.addHook('onRequest', async (req, reply) => {
     if (isPublic(req) || !req.routeOptions.url) return;
-    req.principal = await authenticate(req.headers.authorization);
+    failures.check(req.ip, reply);
+    try {
+      req.principal = await authenticate(req.headers.authorization);
+    } catch (err) {
+      failures.record(req.ip);
+      throw err;
+    }
   });
 
   await app.register(rateLimit, {
@@ -114,31 +184,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       ),
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Agent Hypervisor API',
-        version: '0.1.0',
-        description:
-          'Sessions, authorization, elevation, shared state and locks, sagas, kills, the kill switch, liability and ' +
-          'the audit trail, over HTTP. Authenticate with `Authorization: Bearer <API key or JWT>`.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'an API key (hvk_…) or a JWT from the configured issuer',
-          },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+  await registerOpenApi(app);
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, () => app.swagger());
   await app.register((scope) => registerRoutes(scope, deps));

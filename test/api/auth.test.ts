@@ -141,6 +141,13 @@ describe('API authentication', () => {
         expectProblem(limited, 429, 'EdgeRateLimited');
         expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
         expect((await api.call('GET', '/sessions?limit=1', { key: two })).status).toBe(200);
+        // Guessing keys is limited per address: after 3 failed authentications, even a good key waits.
+        for (let i = 0; i < 3; i++)
+          expectProblem(await api.call('GET', '/sessions?limit=1', { key: `hvk_guess-${i}` }), 401, 'Unauthenticated');
+        const guessing = await api.call('GET', '/sessions?limit=1', { key: 'hvk_guess-4' });
+        expectProblem(guessing, 429, 'EdgeRateLimited');
+        expect(Number(guessing.headers.get('retry-after'))).toBeGreaterThan(0);
+        expectProblem(await api.call('GET', '/sessions?limit=1', { key: two }), 429, 'EdgeRateLimited');
         // Health and the OpenAPI document are neither authenticated nor limited.
         for (let i = 0; i < 5; i++) expect((await api.call('GET', '/healthz')).status).toBe(200);
         expect((await api.call('GET', '/openapi.json')).status).toBe(200);
