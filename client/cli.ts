@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { registerAgentCommands } from './cli/agent.js';
+import { registerApiKeyCommands } from './cli/api-keys.js';
 import { registerAuditCommands } from './cli/audit.js';
 import { registerControlCommands } from './cli/control.js';
 import { describeError, errorJson } from './cli/errors.js';
@@ -29,6 +30,7 @@ registerStateCommands(program);
 registerAgentCommands(program);
 registerSagaCommands(program);
 registerAuditCommands(program);
+registerApiKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { line, exitCode } = describeError(err);

@@ -10,6 +10,9 @@ import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
 import { localHttpUrl } from './http.js';
 import { startWorker, type RunningWorker } from './worker.js';
+import { startApi, type RunningApi } from '../api/start.js';
+import { createApiKey, revokeApiKeysLabelled } from '../store/api-keys.js';
+import { createPool } from '../store/db.js';
 
 type Say = (line: string) => void;
 
@@ -83,11 +86,29 @@ async function useDevAuditKeys(say: Say): Promise<void> {
   }
 }
 
+const DEV_KEY_LABEL = 'npm run dev';
+const DEV_AGENT_DID = 'did:mesh:dev-agent';
+const DEV_OPERATOR_DID = 'did:mesh:dev-operator';
+
+/** Fresh dev API keys each run (the previous run's are revoked): keys are shown once, so they are printed here. */
+async function createDevApiKeys(databaseUrl: string): Promise<{ agent: string; operator: string }> {
+  const pool = createPool(databaseUrl, 1);
+  try {
+    await revokeApiKeysLabelled(pool, DEV_KEY_LABEL);
+    const agent = await createApiKey(pool, { agentDid: DEV_AGENT_DID, role: 'agent', label: DEV_KEY_LABEL });
+    const operator = await createApiKey(pool, { agentDid: DEV_OPERATOR_DID, role: 'operator', label: DEV_KEY_LABEL });
+    return { agent: agent.key, operator: operator.key };
+  } finally {
+    await pool.end();
+  }
+}
+
 function banner(
   env: WorkerEnv,
   server: DevServer | undefined,
   postgres: EmbeddedPostgres | undefined,
   stateDir: string,
+  api: { url: string; keys: { agent: string; operator: string } },
 ) {
   return [
     '',
@@ -97,6 +118,9 @@ function banner(
     `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
     `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)}/metrics /healthz /readyz (no auth, bound to ${env.HV_HTTP_HOST})`,
     `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
+    `  HTTP API          ${api.url}  (OpenAPI ${api.url}/openapi.json, docs ${api.url}/docs)`,
+    `    dev agent key     ${api.keys.agent}  (acts as ${DEV_AGENT_DID})`,
+    `    dev operator key  ${api.keys.operator}  (acts as ${DEV_OPERATOR_DID})`,
     `  State             ${stateDir}`,
     '',
     'Press Ctrl-C to stop everything.',
@@ -114,8 +138,13 @@ async function dev(): Promise<void> {
   let server: DevServer | undefined;
   let postgres: EmbeddedPostgres | undefined;
   let worker: RunningWorker | undefined;
+  let api: RunningApi | undefined;
 
   const stopAll = async () => {
+    if (api) {
+      say('stopping the HTTP API…');
+      await api.close();
+    }
     if (worker) {
       say('stopping the worker (draining in-flight tasks)…');
       await worker.shutdown();
@@ -141,7 +170,10 @@ async function dev(): Promise<void> {
     await useDevAuditKeys(say);
     const env = loadWorkerEnv();
     worker = await startWorker(env, say);
-    console.log(banner(env, server, postgres, stateDir));
+    const keys = await createDevApiKeys(env.DATABASE_URL);
+    // The API listens on loopback in dev unless HV_API_HOST says otherwise: its keys are printed in this terminal.
+    api = await startApi({ HV_API_HOST: '127.0.0.1', ...process.env }, false);
+    console.log(banner(env, server, postgres, stateDir, { url: api.url, keys }));
     await worker.done;
   } catch (err) {
     console.error(`[dev] ${(err as Error).message}`);

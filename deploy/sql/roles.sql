@@ -121,6 +121,10 @@ BEGIN
 
   -- Kill switch (store/kill-switch.ts): the mirror of a block is deleted when the identity is unblocked.
   GRANT SELECT, INSERT, DELETE ON kill_switch_blocks TO hypervisor_worker;
+
+  -- API keys of the HTTP API (store/api-keys.ts): created and revoked, never deleted.
+  GRANT SELECT, INSERT ON api_keys TO hypervisor_worker;
+  GRANT UPDATE (revoked_at) ON api_keys TO hypervisor_worker;
 END
 $$;
 
