@@ -37,6 +37,7 @@ import * as msg from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
 import type { sessionWorkflow } from '../workflows/session/workflow.js';
 import { temporalTarget } from './connection.js';
+import { flushTracing, tracingClientInterceptors } from './tracing.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, guard, toHypervisorError } from './errors.js';
 import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
@@ -62,7 +63,9 @@ export class HypervisorClient {
     const env = options.env ?? process.env;
     const target = temporalTarget(env);
     const connection = await Connection.connect(target.connectionOptions);
-    const client = new Client({ connection, namespace: target.namespace });
+    // Traced when the OTel variables ask for it (client/tracing.ts); otherwise no interceptor and nothing loaded.
+    const interceptors = await tracingClientInterceptors(env);
+    const client = new Client({ connection, namespace: target.namespace, interceptors });
     return new HypervisorClient(
       client,
       options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? msg.DEFAULT_TASK_QUEUE,
@@ -181,6 +184,7 @@ export class HypervisorClient {
 
   async close(): Promise<void> {
     await this.connection?.close();
+    await flushTracing();
   }
 }
 
