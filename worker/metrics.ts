@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { authorizeLatencyObserver } from '../client/metrics.js';
 
 /**
  * The hypervisor's own Prometheus registry. Workflows never touch it (replays would double-count; their governance
@@ -35,6 +36,11 @@ export function createMetrics() {
   return { registry, activityCalls, auditEntries, auditPersistLag, auditFaults };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the saga activities report: each step's authorization round trip with its session. */
+export const sagaObservers = (metrics: Metrics) => ({
+  onAuthorized: authorizeLatencyObserver(metrics.registry, 'saga_step'),
+});
 
 /** What the audit activities report, into the registry. */
 export const auditObservers = (metrics: Metrics) => ({

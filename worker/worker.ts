@@ -22,7 +22,7 @@ import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget, type TemporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
-import { auditObservers, createMetrics, type Metrics } from './metrics.js';
+import { auditObservers, createMetrics, sagaObservers, type Metrics } from './metrics.js';
 import { workflowBundleOptions, workflowBundlePath } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
@@ -159,6 +159,7 @@ export async function startWorker(
       signer,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       ...auditObservers(metrics),
+      ...sagaObservers(metrics),
       temporal: temporal.get,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,

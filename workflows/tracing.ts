@@ -24,29 +24,42 @@ const stepOutcome = (mode: StepInvocation['mode'], err?: unknown): string => {
   return mode === 'undo' ? 'compensation_failed' : 'failed';
 };
 
+/**
+ * Runs `then` when `promise` settles, and returns `promise` itself: no extra async layer, so a wrapped handler's
+ * commands keep the order they have without tracing (an `await` here would move them by a microtask and break the
+ * replay of a history recorded untraced). Attached before the SDK's own `await`, it runs before the span ends.
+ */
+function observe<T>(promise: Promise<T>, then: (out: T | undefined, err?: unknown) => void): Promise<T> {
+  promise.then(
+    (out) => then(out),
+    (err: unknown) => then(undefined, err ?? new Error('rejected')),
+  );
+  return promise;
+}
+
 class HypervisorSpanInbound implements wf.WorkflowInboundCallsInterceptor {
-  async execute(
+  execute(
     input: wf.WorkflowExecuteInput,
     next: wf.Next<wf.WorkflowInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
     const span = trace.getActiveSpan();
-    const out = await next(input);
-    if (wf.workflowInfo().workflowType === 'sagaWorkflow' && span) {
-      const view = out as Partial<SagaView>;
+    if (wf.workflowInfo().workflowType !== 'sagaWorkflow' || !span) return next(input);
+    return observe(next(input), (out) => {
+      const view = out as Partial<SagaView> | undefined;
       if (typeof view?.status === 'string') span.setAttribute(SpanAttr.sagaStatus, view.status);
       if (typeof view?.sagaId === 'string') span.setAttribute(SpanAttr.sagaId, view.sagaId);
-    }
-    return out;
+    });
   }
 
-  async handleUpdate(
+  handleUpdate(
     input: wf.UpdateInput,
     next: wf.Next<wf.WorkflowInboundCallsInterceptor, 'handleUpdate'>,
   ): Promise<unknown> {
     const span = trace.getActiveSpan();
-    const out = await next(input);
-    if (input.name === authorizeActionUpdate.name && span) decisionAttributes(span, out as Decision);
-    return out;
+    if (input.name !== authorizeActionUpdate.name || !span) return next(input);
+    return observe(next(input), (out) => {
+      if (out) decisionAttributes(span, out as Decision);
+    });
   }
 }
 
@@ -59,7 +72,7 @@ function decisionAttributes(span: Span, decision: Decision): void {
 }
 
 class HypervisorSpanOutbound implements wf.WorkflowOutboundCallsInterceptor {
-  async scheduleActivity(
+  scheduleActivity(
     input: wf.ActivityInput,
     next: wf.Next<wf.WorkflowOutboundCallsInterceptor, 'scheduleActivity'>,
   ): Promise<unknown> {
@@ -67,14 +80,9 @@ class HypervisorSpanOutbound implements wf.WorkflowOutboundCallsInterceptor {
     if (input.activityType !== 'runSagaStep' || !span) return next(input);
     const invocation = input.args[0] as StepInvocation;
     span.setAttributes(stepAttributes(invocation));
-    try {
-      const out = await next(input);
-      span.setAttribute(SpanAttr.stepOutcome, stepOutcome(invocation.mode));
-      return out;
-    } catch (err) {
-      span.setAttribute(SpanAttr.stepOutcome, stepOutcome(invocation.mode, err));
-      throw err;
-    }
+    return observe(next(input), (_out, err) =>
+      span.setAttribute(SpanAttr.stepOutcome, stepOutcome(invocation.mode, err)),
+    );
   }
 }
 
