@@ -22,7 +22,7 @@ import { devAuditPaths } from '../store/paths.js';
 import { temporalTarget, type TemporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
-import { auditObservers, createMetrics, sagaObservers, type Metrics } from './metrics.js';
+import { auditObservers, createMetrics, registerOpenWorkflowGauges, sagaObservers, type Metrics } from './metrics.js';
 import { workflowBundleOptions, workflowBundlePath } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
@@ -111,6 +111,29 @@ function observed(
   return { interceptors: { activity, workflowModules }, ...(tracing ? { sinks: tracing.sinks } : {}) };
 }
 
+/** `/metrics` (with the live gauges, counted through the activities' client), `/healthz` and `/readyz`. */
+async function serveHttp(
+  env: WorkerEnv,
+  parts: { worker: Worker; pool: Pool; metrics: Metrics; temporal: ReturnType<typeof lazyClient> },
+): Promise<http.Server> {
+  const { worker, pool, metrics, temporal } = parts;
+  registerOpenWorkflowGauges(
+    metrics,
+    async (query) => (await (await temporal.get()).workflow.count(query)).count,
+    env.TEMPORAL_TASK_QUEUE,
+  );
+  return startHttpServer({
+    host: env.HV_HTTP_HOST,
+    port: env.HV_HTTP_PORT,
+    registry: metrics.registry,
+    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
+    health: {
+      live: () => worker.getState() !== 'FAILED',
+      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
+    },
+  });
+}
+
 export interface RunningWorker {
   worker: Worker;
   pool: Pool;
@@ -170,16 +193,7 @@ export async function startWorker(
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
     shutdownForceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS + 15}s`,
   });
-  const http = await startHttpServer({
-    host: env.HV_HTTP_HOST,
-    port: env.HV_HTTP_PORT,
-    registry: metrics.registry,
-    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
-    health: {
-      live: () => worker.getState() !== 'FAILED',
-      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
-    },
-  });
+  const http = await serveHttp(env, { worker, pool, metrics, temporal });
   if (env.HV_AUDIT_RETENTION_SCHEDULE)
     await ensureRetentionSchedule({
       connectionOptions: target.connectionOptions,

@@ -42,7 +42,10 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   // Traced like `HypervisorClient.connect` when the OTel variables turn tracing on; no interceptor otherwise.
   const interceptors = await tracingClientInterceptors();
-  const hv = HypervisorClient.fromClient(new Client({ connection, interceptors }), taskQueue);
+  // The walk-through's own authorize calls are timed into the worker's registry, as an application would into its own.
+  const hv = HypervisorClient.fromClient(new Client({ connection, interceptors }), taskQueue, {
+    metrics: running.metrics.registry,
+  });
   return {
     running,
     metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,
