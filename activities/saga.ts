@@ -28,6 +28,8 @@ export interface SagaDeps {
   temporal?: () => Promise<Client>;
   /** Signs kill hand-offs (a saga accepts only signed ones). */
   internal?: InternalSigner;
+  /** Times each step authorization (the worker's `hypervisor_authorize_latency_seconds{caller="saga_step"}`). */
+  onAuthorized?: (seconds: number, outcome: 'allow' | 'deny' | 'error') => void;
 }
 
 /** The saga activities: authorization with the session, kill hand-offs, checkpoints and escalation. */
@@ -45,14 +47,20 @@ export function createSagaActivities(deps: SagaDeps) {
     }): Promise<Decision> {
       if (!deps.temporal) throw new Error('this worker has no Temporal client for saga authorization');
       const client = await deps.temporal();
+      const started = performance.now();
+      const observe = (outcome: 'allow' | 'deny' | 'error') =>
+        deps.onAuthorized?.((performance.now() - started) / 1000, outcome);
       try {
-        return await client.workflow
+        const decision = await client.workflow
           .getHandle(sessionWorkflowId(input.sessionId))
           .executeUpdate(authorizeActionUpdate, {
             args: [{ agentDid: input.agentDid, actionId: input.actionId }],
             updateId: input.updateId,
           });
+        observe(decision.allowed ? 'allow' : 'deny');
+        return decision;
       } catch (err) {
+        observe('error');
         const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
         if (cause instanceof ApplicationFailure && isHypervisorErrorType(cause.type))
           throw hvError(cause.type, cause.message, { sessionId: input.sessionId, agentDid: input.agentDid });

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundleOptions } from '../worker/bundle.js';
+import { tracingClientInterceptors, tracingEnabled } from '../client/tracing.js';
 import { HypervisorClient } from '../client/hypervisor-client.js';
 import { generateSigningKeyPem, TrustedKeys } from '../store/audit-crypto.js';
 import { projectRoot } from '../store/paths.js';
@@ -66,8 +67,9 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
         stateDir: root,
       }))(),
     // Built as production builds it (the shared domain modules preloaded), with the bench's probe workflows added.
+    // Traced when the OTel variables turn tracing on (the worker processes inherit them), like a production worker.
     bundleWorkflowCode({
-      ...workflowBundleOptions(),
+      ...workflowBundleOptions({ traced: tracingEnabled() }),
       workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
       logger: new DefaultLogger('WARN'),
     }),
@@ -90,7 +92,7 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
     return w;
   };
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, interceptors: await tracingClientInterceptors() });
   const worker = await spawnWorker();
   return {
     client,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { ElevationRequest } from '../domain/elevation.js';
 import { HvSessionId, HvSessionState } from '../domain/search-attributes.js';
@@ -37,6 +38,8 @@ import * as msg from '../workflows/messages.js';
 import type { agentWorkflow } from '../workflows/agent.js';
 import type { sessionWorkflow } from '../workflows/session/workflow.js';
 import { temporalTarget } from './connection.js';
+import { flushTracing, tracingClientInterceptors } from './tracing.js';
+import { authorizeLatencyObserver, timedAuthorize, type AuthorizeObserver } from './metrics.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, guard, toHypervisorError } from './errors.js';
 import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
@@ -44,6 +47,8 @@ import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   taskQueue?: string;
+  /** A prom-client registry this process exposes: authorize round trips go into `hypervisor_authorize_latency_seconds`. */
+  metrics?: Registry;
 }
 
 /**
@@ -51,28 +56,40 @@ export interface ConnectOptions {
  * rejection reaches the caller as a `HypervisorError` with a typed `type`.
  */
 export class HypervisorClient {
+  private readonly observeAuthorize: AuthorizeObserver | undefined;
+
   private constructor(
     readonly temporal: Client,
     readonly taskQueue: string,
-    private readonly connection?: Connection,
-  ) {}
+    options: { connection?: Connection; metrics?: Registry },
+  ) {
+    this.connection = options.connection;
+    this.observeAuthorize = options.metrics && authorizeLatencyObserver(options.metrics, 'client');
+  }
+
+  private readonly connection: Connection | undefined;
 
   /** Connects with the standard `TEMPORAL_*` variables (default localhost:7233, namespace `default`). */
   static async connect(options: ConnectOptions = {}): Promise<HypervisorClient> {
     const env = options.env ?? process.env;
     const target = temporalTarget(env);
     const connection = await Connection.connect(target.connectionOptions);
-    const client = new Client({ connection, namespace: target.namespace });
-    return new HypervisorClient(
-      client,
-      options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? msg.DEFAULT_TASK_QUEUE,
+    // Traced when the OTel variables ask for it (client/tracing.ts); otherwise no interceptor and nothing loaded.
+    const interceptors = await tracingClientInterceptors(env);
+    const client = new Client({ connection, namespace: target.namespace, interceptors });
+    return new HypervisorClient(client, options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? msg.DEFAULT_TASK_QUEUE, {
       connection,
-    );
+      metrics: options.metrics,
+    });
   }
 
   /** Wraps an existing Temporal client (tests, or applications that already hold one). */
-  static fromClient(client: Client, taskQueue: string = msg.DEFAULT_TASK_QUEUE): HypervisorClient {
-    return new HypervisorClient(client, taskQueue);
+  static fromClient(
+    client: Client,
+    taskQueue: string = msg.DEFAULT_TASK_QUEUE,
+    options: Pick<ConnectOptions, 'metrics'> = {},
+  ): HypervisorClient {
+    return new HypervisorClient(client, taskQueue, { metrics: options.metrics });
   }
 
   /** Starts a session workflow; the session is in `handshaking` until {@link SessionHandle.activate}. */
@@ -123,7 +140,11 @@ export class HypervisorClient {
   }
 
   session(sessionId: string): SessionHandle {
-    return new SessionHandle(sessionId, this.temporal.workflow.getHandle(msg.sessionWorkflowId(sessionId)));
+    return new SessionHandle(
+      sessionId,
+      this.temporal.workflow.getHandle(msg.sessionWorkflowId(sessionId)),
+      this.observeAuthorize,
+    );
   }
 
   /**
@@ -181,6 +202,7 @@ export class HypervisorClient {
 
   async close(): Promise<void> {
     await this.connection?.close();
+    await flushTracing();
   }
 }
 
@@ -213,6 +235,7 @@ export class SessionHandle {
   constructor(
     readonly sessionId: string,
     readonly workflow: WorkflowHandle<typeof sessionWorkflow>,
+    private readonly observeAuthorize?: AuthorizeObserver,
   ) {}
 
   private async update<S extends z.ZodType, R>(
@@ -262,8 +285,11 @@ export class SessionHandle {
   leave = (input: LeaveSessionInput) => this.update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', input);
   activate = (input: ActivateSessionInput = {}) =>
     this.update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input);
+  /** The session's decision; timed into `hypervisor_authorize_latency_seconds` when the client was given a registry. */
   authorize = (input: AuthorizeInput) =>
-    this.update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', input);
+    timedAuthorize(this.observeAuthorize, () =>
+      this.update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', input),
+    );
 
   /** Grants an elevation and returns it, or throws `ElevationDenied` saying why. */
   elevate = (input: z.input<typeof ElevationRequest>) =>

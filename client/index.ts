@@ -14,3 +14,5 @@ export {
 } from './saga.js';
 export { verifyAuditChain, verifyExportFile, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 export { temporalTarget, type TemporalTarget } from './connection.js';
+export { tracingEnabled, tracingClientInterceptors, flushTracing } from './tracing.js';
+export { AUTHORIZE_LATENCY, authorizeLatencyObserver, type AuthorizeObserver } from './metrics.js';

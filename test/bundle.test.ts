@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { sharedModulesPath, workflowBundleOptions } from '../worker/bundle.js';
-import { workflowsPath } from '../worker/paths.js';
 import { projectRoot } from '../store/paths.js';
 
 const quiet = new DefaultLogger('ERROR', () => undefined);
@@ -18,9 +17,17 @@ describe('workflow sandbox', () => {
     expect(errors.join('\n')).toMatch(/node:crypto/);
   });
 
-  it('bundles the hypervisor workflows', async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+  it('bundles the hypervisor workflows, without any tracing interceptor', async () => {
+    const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: quiet });
     expect(code).toContain('sessionWorkflow');
+    expect(code).not.toContain('OpenTelemetryInboundInterceptor');
+  });
+
+  it('bundles the traced workflows with the OpenTelemetry workflow interceptors and the hypervisor span attributes', async () => {
+    const { code } = await bundleWorkflowCode({ ...workflowBundleOptions({ traced: true }), logger: quiet });
+    expect(code).toContain('sessionWorkflow');
+    expect(code).toContain('OpenTelemetryInboundInterceptor');
+    expect(code).toContain('hv.saga.step_id');
   });
 
   it('shares every domain module across the workflows of a worker', async () => {

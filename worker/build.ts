@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { distDir, projectRoot } from '../store/paths.js';
 import { buildInfoPath, computeBuildInfo } from './build-info.js';
-import { prebuiltBundlePath, workflowBundleOptions } from './bundle.js';
+import { prebuiltBundlePath, prebuiltTracedBundlePath, workflowBundleOptions } from './bundle.js';
 
 /**
  * `npm run build`: compiles the sources to `dist/` with tsc (`tsconfig.build.json`, with declarations for library
@@ -23,13 +23,23 @@ async function main(): Promise<void> {
     },
   );
   if (tsc.status !== 0) throw new Error(`tsc exited with code ${tsc.status ?? tsc.signal}`);
-  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: new DefaultLogger('WARN') });
   await mkdir(path.dirname(prebuiltBundlePath), { recursive: true });
-  await writeFile(prebuiltBundlePath, code);
+  // Two bundles: the worker loads the traced one only when tracing is on, so tracing off has no interceptor at all.
+  for (const [traced, file] of [
+    [false, prebuiltBundlePath],
+    [true, prebuiltTracedBundlePath],
+  ] as const) {
+    const { code } = await bundleWorkflowCode({
+      ...workflowBundleOptions({ traced }),
+      logger: new DefaultLogger('WARN'),
+    });
+    await writeFile(file, code);
+  }
   const build = computeBuildInfo();
   await writeFile(buildInfoPath, `${JSON.stringify(build, null, 2)}\n`);
+  const rel = (file: string) => path.relative(projectRoot, file);
   console.log(
-    `built ${build.buildId}: ${path.relative(projectRoot, distDir)}/ and ${path.relative(projectRoot, prebuiltBundlePath)} ` +
+    `built ${build.buildId}: ${rel(distDir)}/, ${rel(prebuiltBundlePath)} and ${rel(prebuiltTracedBundlePath)} ` +
       `in ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
 }

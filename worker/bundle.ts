@@ -7,21 +7,37 @@ import { workflowsPath } from './paths.js';
 /** The module that makes `domain/` shared by every workflow of the worker (see its comment). */
 export const sharedModulesPath = path.join(projectRoot, 'workflows', 'shared-modules.ts');
 
-/** How the workflow bundle is built, by the worker at start-up and by every pre-built bundle (tests, bench). */
-export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'preloadModules'> {
-  return { workflowsPath, preloadModules: [sharedModulesPath] };
+/** The workflow interceptors of a traced worker: the SDK's OpenTelemetry ones and the hypervisor's span attributes. */
+export const tracingInterceptorsPath = path.join(projectRoot, 'workflows', 'tracing.ts');
+
+/**
+ * How the workflow bundle is built, by the worker at start-up and by every pre-built bundle (tests, bench). A traced
+ * bundle adds the OpenTelemetry workflow interceptors; the untraced one has none, so tracing off costs nothing.
+ */
+export function workflowBundleOptions(
+  options: { traced?: boolean } = {},
+): Pick<BundleOptions, 'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules'> {
+  return {
+    workflowsPath,
+    preloadModules: [sharedModulesPath],
+    ...(options.traced ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
+  };
 }
 
 /** The workflow bundle `npm run build` writes next to the compiled code. */
 export const prebuiltBundlePath = path.join(distDir, 'workflow-bundle.js');
+/** The same with the tracing interceptors, which the worker loads when tracing is on. */
+export const prebuiltTracedBundlePath = path.join(distDir, 'workflow-bundle-traced.js');
 
 /**
- * The pre-built bundle the worker loads instead of bundling at start-up: `HV_WORKFLOW_BUNDLE` when set, otherwise
- * {@link prebuiltBundlePath} when this code runs compiled from `dist/` (the sources may not even be there). Run from
- * the TypeScript sources (tsx, the dev loop), the worker bundles the current sources so edits are never stale.
+ * The pre-built bundle the worker loads instead of bundling at start-up: `HV_WORKFLOW_BUNDLE` when set (built with
+ * `workflowBundleOptions({ traced })` to match the worker's tracing), otherwise {@link prebuiltBundlePath} or, traced,
+ * {@link prebuiltTracedBundlePath} when this code runs compiled from `dist/` (the sources may not even be there). Run
+ * from the TypeScript sources (tsx, the dev loop), the worker bundles the current sources so edits are never stale.
  */
-export function workflowBundlePath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function workflowBundlePath(env: NodeJS.ProcessEnv = process.env, traced = false): string | undefined {
   if (env.HV_WORKFLOW_BUNDLE) return env.HV_WORKFLOW_BUNDLE;
   const compiled = import.meta.url.endsWith('.js');
-  return compiled && existsSync(prebuiltBundlePath) ? prebuiltBundlePath : undefined;
+  const prebuilt = traced ? prebuiltTracedBundlePath : prebuiltBundlePath;
+  return compiled && existsSync(prebuilt) ? prebuilt : undefined;
 }

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { authorizeLatencyObserver } from '../client/metrics.js';
 
 /**
  * The hypervisor's own Prometheus registry. Workflows never touch it (replays would double-count; their governance
@@ -36,9 +37,61 @@ export function createMetrics() {
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** What the saga activities report: each step's authorization round trip with its session. */
+export const sagaObservers = (metrics: Metrics) => ({
+  onAuthorized: authorizeLatencyObserver(metrics.registry, 'saga_step'),
+});
+
 /** What the audit activities report, into the registry. */
 export const auditObservers = (metrics: Metrics) => ({
   onEntries: (outcome: 'inserted' | 'duplicate', count: number) => metrics.auditEntries.inc({ outcome }, count),
   onPersisted: (seconds: number) => metrics.auditPersistLag.observe(seconds),
   onFault: () => metrics.auditFaults.inc(),
 });
+
+/** The live gauges: name, the workflow type they count, and what they mean. */
+const OPEN_WORKFLOWS = [
+  [
+    'hypervisor_open_sessions',
+    'sessionWorkflow',
+    'Sessions running on this task queue (Temporal visibility, at scrape)',
+  ],
+  ['hypervisor_open_sagas', 'sagaWorkflow', 'Sagas running on this task queue (Temporal visibility, at scrape)'],
+] as const;
+
+/** A count that takes longer than this leaves the gauge without a value for that scrape. */
+const COUNT_TIMEOUT_MS = 3000;
+
+/**
+ * Gauges of the sessions and sagas open now, counted in Temporal visibility when Prometheus scrapes (one count query
+ * each, nothing on any workflow's path), labelled with the task queue. Every worker of a task queue reports the same
+ * count: aggregate with `max by (task_queue)`, then `sum`. When Temporal does not answer, the gauge has no value
+ * rather than a stale one.
+ */
+export function registerOpenWorkflowGauges(
+  metrics: Metrics,
+  count: (query: string) => Promise<number>,
+  taskQueue: string,
+): void {
+  for (const [name, workflowType, help] of OPEN_WORKFLOWS)
+    new Gauge({
+      name,
+      help,
+      labelNames: ['task_queue'] as const,
+      registers: [metrics.registry],
+      async collect() {
+        const query = `WorkflowType = '${workflowType}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('visibility count timed out')), COUNT_TIMEOUT_MS);
+        });
+        try {
+          this.set({ task_queue: taskQueue }, await Promise.race([count(query), timeout]));
+        } catch {
+          this.reset();
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+}

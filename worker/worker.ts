@@ -19,21 +19,48 @@ import { createPool, databaseReachable, type Pool } from '../store/db.js';
 import { migrationUrl } from '../store/config.js';
 import { runMigrations } from '../store/migrate.js';
 import { devAuditPaths } from '../store/paths.js';
-import { temporalTarget } from '../client/connection.js';
+import { temporalTarget, type TemporalTarget } from '../client/connection.js';
 import type { WorkerEnv } from './config.js';
 import { startHttpServer } from './http.js';
-import { auditObservers, createMetrics, type Metrics } from './metrics.js';
+import { auditObservers, createMetrics, registerOpenWorkflowGauges, sagaObservers, type Metrics } from './metrics.js';
 import { workflowBundleOptions, workflowBundlePath } from './bundle.js';
 import { ensureRetentionSchedule } from './retention-schedule.js';
 import { loadWorkerKeys } from './key-files.js';
 import { currentBuildInfo, deploymentOptions, type BuildInfo } from './build-info.js';
+import { workerTracing, type WorkerTracing } from './tracing.js';
+import { tracingClientInterceptors } from '../client/tracing.js';
 
 let runtimeInstalled = false;
 
-/** Without a pre-built bundle the worker bundles at start-up, with the options every pre-built bundle uses. */
-function unbundled(): Pick<WorkerOptions, 'workflowsPath' | 'bundlerOptions'> {
-  const { workflowsPath, preloadModules } = workflowBundleOptions();
-  return { workflowsPath, bundlerOptions: { preloadModules } };
+/**
+ * The workflow code: the pre-built bundle (traced or not) when there is one, otherwise bundled at start-up with the
+ * options every pre-built bundle uses (the workflow interceptor modules go in `interceptors.workflowModules` then).
+ */
+function workflowCode(traced: boolean): {
+  bundling: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'>;
+  workflowModules: string[];
+} {
+  const bundlePath = workflowBundlePath(process.env, traced);
+  if (bundlePath) return { bundling: { workflowBundle: { codePath: bundlePath } }, workflowModules: [] };
+  const { workflowsPath, preloadModules, workflowInterceptorModules } = workflowBundleOptions({ traced });
+  return {
+    bundling: { workflowsPath, bundlerOptions: { preloadModules } },
+    workflowModules: workflowInterceptorModules ?? [],
+  };
+}
+
+/** One lazily connected client for the activities, traced like any client when tracing is on. */
+function lazyClient(target: TemporalTarget): { get: () => Promise<Client>; close: () => Promise<void> } {
+  let client: Promise<Client> | undefined;
+  return {
+    get: () =>
+      (client ??= Promise.all([Connection.connect(target.connectionOptions), tracingClientInterceptors()]).then(
+        ([c, interceptors]) => new Client({ connection: c, namespace: target.namespace, interceptors }),
+      )),
+    close: async () => {
+      if (client) await (await client).connection.close();
+    },
+  };
 }
 
 /** Installs the process-wide Temporal Runtime once: SDK metrics on a loopback Prometheus exporter, core logs forwarded. */
@@ -72,6 +99,43 @@ class CountingActivityInterceptor implements ActivityInboundCallsInterceptor {
   }
 }
 
+/** The activity counter, and with tracing the SDK's span interceptors (outermost) and the workflow span sink. */
+function observed(
+  metrics: Metrics,
+  tracing: WorkerTracing | undefined,
+  workflowModules: string[],
+): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  const activity = [
+    ...(tracing?.activityInterceptors ?? []),
+    (ctx: Context) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) }),
+  ];
+  return { interceptors: { activity, workflowModules }, ...(tracing ? { sinks: tracing.sinks } : {}) };
+}
+
+/** `/metrics` (with the live gauges, counted through the activities' client), `/healthz` (with the build), `/readyz`. */
+async function serveHttp(
+  env: WorkerEnv,
+  parts: { worker: Worker; pool: Pool; metrics: Metrics; temporal: ReturnType<typeof lazyClient>; build: BuildInfo },
+): Promise<http.Server> {
+  const { worker, pool, metrics, temporal, build } = parts;
+  registerOpenWorkflowGauges(
+    metrics,
+    async (query) => (await (await temporal.get()).workflow.count(query)).count,
+    env.TEMPORAL_TASK_QUEUE,
+  );
+  return startHttpServer({
+    host: env.HV_HTTP_HOST,
+    port: env.HV_HTTP_PORT,
+    registry: metrics.registry,
+    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
+    build: { ...build, deploymentName: env.HV_WORKER_DEPLOYMENT_NAME, versioning: env.HV_WORKER_VERSIONING },
+    health: {
+      live: () => worker.getState() !== 'FAILED',
+      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
+    },
+  });
+}
+
 export interface RunningWorker {
   worker: Worker;
   pool: Pool;
@@ -107,19 +171,16 @@ export async function startWorker(
   const metrics = createMetrics();
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
-  const bundlePath = workflowBundlePath();
   const build = currentBuildInfo();
+  const tracing = await workerTracing();
+  const { bundling, workflowModules } = workflowCode(tracing !== undefined);
   // Activities that talk to workflows (saga steps asking their session for authorization) share one client.
-  let temporalClient: Promise<Client> | undefined;
-  const temporal = () =>
-    (temporalClient ??= Connection.connect(target.connectionOptions).then(
-      (c) => new Client({ connection: c, namespace: target.namespace }),
-    ));
+  const temporal = lazyClient(target);
   const worker = await Worker.create({
     connection,
     namespace: target.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : unbundled()),
+    ...bundling,
     maxCachedWorkflows: env.HV_MAX_CACHED_WORKFLOWS,
     activities: createActivities({
       pool,
@@ -127,18 +188,19 @@ export async function startWorker(
       internal,
       checkpointSink: createCheckpointSink(env.HV_CHECKPOINT_SINK ?? devAuditPaths().checkpoints),
       ...auditObservers(metrics),
-      temporal,
+      ...sagaObservers(metrics),
+      temporal: temporal.get,
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,
       killSwitchConfig: env.HV_KILL_SWITCH,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
     }),
-    interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },
+    ...observed(metrics, tracing, workflowModules),
     workerDeploymentOptions: deploymentOptions(env, build),
     shutdownGraceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS}s`,
     shutdownForceTime: `${env.HV_SHUTDOWN_GRACE_SECONDS + 15}s`,
   });
-  const http = await serveHttp(env, { metrics, worker, pool, build });
+  const http = await serveHttp(env, { worker, pool, metrics, temporal, build });
   if (env.HV_AUDIT_RETENTION_SCHEDULE)
     await ensureRetentionSchedule({
       connectionOptions: target.connectionOptions,
@@ -150,8 +212,9 @@ export async function startWorker(
   const done = worker.run().finally(async () => {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await pool.end();
-    if (temporalClient) await (await temporalClient).connection.close();
+    await temporal.close();
     await connection.close();
+    await tracing?.flush();
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -169,22 +232,4 @@ export async function startWorker(
       return stopping;
     },
   };
-}
-
-/** /metrics, /healthz (with the build) and /readyz of this worker. */
-function serveHttp(
-  env: WorkerEnv,
-  { metrics, worker, pool, build }: { metrics: Metrics; worker: Worker; pool: Pool; build: BuildInfo },
-): Promise<http.Server> {
-  return startHttpServer({
-    host: env.HV_HTTP_HOST,
-    port: env.HV_HTTP_PORT,
-    registry: metrics.registry,
-    sdkMetricsUrl: `http://127.0.0.1:${env.HV_SDK_METRICS_PORT}/metrics`,
-    build: { ...build, deploymentName: env.HV_WORKER_DEPLOYMENT_NAME, versioning: env.HV_WORKER_VERSIONING },
-    health: {
-      live: () => worker.getState() !== 'FAILED',
-      ready: async () => worker.getState() === 'RUNNING' && (await databaseReachable(pool)),
-    },
-  });
 }

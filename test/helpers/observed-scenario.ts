@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
+import { tracingClientInterceptors } from '../../client/tracing.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import { loadWorkerEnv } from '../../worker/config.js';
 import { testInternalKeyPem } from './audit.js';
@@ -41,7 +42,12 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
     () => undefined,
   );
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const hv = HypervisorClient.fromClient(new Client({ connection }), taskQueue);
+  // Traced like `HypervisorClient.connect` when the OTel variables turn tracing on; no interceptor otherwise.
+  const interceptors = await tracingClientInterceptors();
+  // The walk-through's own authorize calls are timed into the worker's registry, as an application would into its own.
+  const hv = HypervisorClient.fromClient(new Client({ connection, interceptors }), taskQueue, {
+    metrics: running.metrics.registry,
+  });
   return {
     running,
     metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,

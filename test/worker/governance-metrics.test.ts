@@ -79,6 +79,24 @@ describe('governance metrics on /metrics after the walk-through and a compensate
     expect(total(samples, 'hypervisor_audit_faults_total')).toBe(0);
   });
 
+  it('times every authorize round trip, by caller and outcome: the clients’ calls and the saga steps’', () => {
+    const latency = 'hypervisor_authorize_latency_seconds_count';
+    // Alice's read, her denied deploy, killed Carol's call, Dave's breach; the saga's two step authorizations.
+    expect(total(samples, latency, { caller: 'client', outcome: 'allow' })).toBe(facts.allowed - 2);
+    expect(total(samples, latency, { caller: 'client', outcome: 'deny' })).toBe(facts.denied);
+    expect(total(samples, latency, { caller: 'saga_step', outcome: 'allow' })).toBe(2);
+    expect(total(samples, latency, { outcome: 'error' })).toBe(0);
+    const sum = total(samples, 'hypervisor_authorize_latency_seconds_sum');
+    expect(sum).toBeGreaterThan(0);
+    expect(sum / total(samples, latency)).toBeLessThan(10);
+  });
+
+  it('gauges the sessions and sagas open now: the strict session is left open, the saga and first session ended', async () => {
+    const live = await eventually(scrape, (s) => total(s, 'hypervisor_open_sessions') === 1);
+    expect(total(live, 'hypervisor_open_sessions')).toBe(1);
+    expect(total(live, 'hypervisor_open_sagas')).toBe(0);
+  });
+
   it('labels only bounded values: no DID, session or saga id reaches a label', () => {
     // Ours, plus the SDK's own (namespace, task queue, workflow type, service name) and prom-client's.
     const keys = [
@@ -91,6 +109,7 @@ describe('governance metrics on /metrics after the walk-through and a compensate
       'trigger',
       'status',
       'activity',
+      'caller',
       'le',
     ];
     const sdk = ['namespace', 'taskQueue', 'task_queue', 'workflowType', 'workflow_type', 'service_name', 'app'];

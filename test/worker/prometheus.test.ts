@@ -96,6 +96,9 @@ describe('the dashboard and alert rules in deploy/, against a real Prometheus sc
       'hypervisor_saga_compensations_total',
       'hypervisor_audit_persist_lag_seconds',
       'hypervisor_worker_ready',
+      'hypervisor_authorize_latency_seconds',
+      'hypervisor_open_sessions',
+      'hypervisor_open_sagas',
       'temporal_',
     ])
       expect(
@@ -117,6 +120,25 @@ describe('the dashboard and alert rules in deploy/, against a real Prometheus sc
     // A rate needs two scrapes of a series: wait for them, within a deadline.
     const empty = await eventually(emptyQueries, (e) => e.length === 0, 30_000).catch(() => emptyQueries());
     expect(empty).toEqual([]);
+  });
+
+  it('the live panels show what is open now, and the authorize latency of every caller', async () => {
+    const panel = (title: string) => queries.filter((q) => q.panel === title).map((q) => q.expr);
+    const [sessions, sagas] = panel('Open sessions and sagas');
+    const value = async (expr: string) => Number((await instant(expr)).data.result[0]?.value[1]);
+    // The strict session of the scenario is left open; its first session and the saga ended.
+    expect(
+      await eventually(
+        () => value(sessions!),
+        (n) => n === 1,
+        30_000,
+      ),
+    ).toBe(1);
+    expect(await value(sagas!)).toBe(0);
+    for (const expr of panel('Authorize latency p50 / p99')) {
+      const callers = (await instant(expr)).data.result.map((r) => r.metric.caller).sort();
+      expect(callers, expr).toEqual(['client', 'saga_step']);
+    }
   });
 
   it('promtool loads every alert rule', () => {
