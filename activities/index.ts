@@ -1,10 +1,11 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createKillSwitchActivities, type KillSwitchDeps } from './kill-switch.js';
 import { createLiabilityActivities } from './liability.js';
+import { createOperatorActivities, type OperatorDeps } from './operators.js';
 import { createSagaActivities, type SagaDeps } from './saga.js';
 import { createStepActivities, type StepDeps } from './saga-steps.js';
 
-export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps;
+export type ActivityDeps = AuditDeps & SagaDeps & StepDeps & KillSwitchDeps & OperatorDeps;
 
 /**
  * All activities, built from injected dependencies (docs/DESIGN.md §1.3). Workflows import only the `Activities`
@@ -16,6 +17,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createStepActivities(deps),
   ...createLiabilityActivities(deps),
   ...createKillSwitchActivities(deps),
+  ...createOperatorActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

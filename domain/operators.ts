@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentDid } from './identifiers.js';
 import { sha256Hex } from './sha256.js';
+import { parseInput } from './validation.js';
 
 /**
  * The namespace's operators (docs/DESIGN.md §3.6): who may sign control commands, with which Ed25519 keys, and in
@@ -128,4 +129,22 @@ export function mayCommand(signer: { did: string; role: OperatorRole }, target: 
     case 'registry':
       return false;
   }
+}
+
+/**
+ * The bootstrap admin of a worker's configuration: `<did>=<public key hex>` (`HV_OPERATOR_BOOTSTRAP_KEY`). Throws
+ * `InvalidInput` naming what is wrong.
+ */
+export function parseBootstrapOperator(text: string): OperatorEntry {
+  const at = text.lastIndexOf('=');
+  const did = parseInput(AgentDid, text.slice(0, Math.max(0, at)).trim(), 'operator DID');
+  const publicKey = parseInput(
+    Ed25519PublicKeyHex,
+    text
+      .slice(at + 1)
+      .trim()
+      .toLowerCase(),
+    'operator public key',
+  );
+  return { did, role: 'admin', keys: [{ kid: kidOf(publicKey), publicKey, addedAtMs: 0, revokedAtMs: null }] };
 }

@@ -126,6 +126,7 @@ export async function startWorker(
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,
       killSwitchConfig: env.HV_KILL_SWITCH,
+      operatorBootstrap: env.HV_OPERATOR_BOOTSTRAP_KEY,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
     }),
     interceptors: { activity: [(ctx) => ({ inbound: new CountingActivityInterceptor(ctx, metrics) })] },

@@ -23,6 +23,7 @@ import * as liability from '../domain/liability.js';
 import * as limits from '../domain/limits.js';
 import * as metrics from '../domain/metrics.js';
 import * as operatorCommand from '../domain/operator-command.js';
+import * as operatorRegistry from '../domain/operator-registry.js';
 import * as operators from '../domain/operators.js';
 import * as retention from '../domain/retention.js';
 import * as rings from '../domain/rings.js';
@@ -72,6 +73,7 @@ const sharedModules: readonly object[] = [
   limits,
   metrics,
   operatorCommand,
+  operatorRegistry,
   operators,
   retention,
   rings,

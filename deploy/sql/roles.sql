@@ -121,6 +121,10 @@ BEGIN
 
   -- Kill switch (store/kill-switch.ts): the mirror of a block is deleted when the identity is unblocked.
   GRANT SELECT, INSERT, DELETE ON kill_switch_blocks TO hypervisor_worker;
+
+  -- Operator registry mirror (store/operators.ts): keys are added and revoked, never deleted or re-keyed.
+  GRANT SELECT, INSERT ON operator_keys TO hypervisor_worker;
+  GRANT UPDATE (role, revoked_at_ms) ON operator_keys TO hypervisor_worker;
 END
 $$;
 

@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../store/audit-crypto.js';
 import { createCheckpointSink } from '../../store/checkpoint-sink.js';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
+import { testAdminEntry } from './operators.js';
 
 let pool: pg.Pool | undefined;
 
@@ -48,6 +49,7 @@ export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
     signer: testSigner,
     checkpointSink: createCheckpointSink(testCheckpointDir),
     temporal: testTemporalClient,
+    operatorBootstrap: testAdminEntry,
     ...overrides,
   });
 

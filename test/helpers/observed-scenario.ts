@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { testKeyring } from './operators.js';
 import { inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
@@ -39,7 +40,7 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
     () => undefined,
   );
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const hv = HypervisorClient.fromClient(new Client({ connection }), taskQueue);
+  const hv = HypervisorClient.fromClient(new Client({ connection }), taskQueue, { operator: testKeyring });
   return {
     running,
     metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,

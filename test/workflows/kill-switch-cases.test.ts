@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testKeyring } from '../helpers/operators.js';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { KillSwitchView } from '../../domain/kill-switch.js';
@@ -36,7 +37,7 @@ const on = (config: Record<string, unknown> = {}) => ({
 });
 
 async function identity(config: Record<string, unknown>, agentDid = did('ks')) {
-  const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
+  const hv = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: testKeyring });
   const handle = await ctx.client.workflow.start(AGENT_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: agentWorkflowId(agentDid),
@@ -53,9 +54,18 @@ async function identity(config: Record<string, unknown>, agentDid = did('ks')) {
       const target = sent;
       await eventually(
         () => handle.fetchHistory(),
-        (history) =>
-          (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length >= target &&
-          (history.events ?? []).at(-1)?.workflowTaskCompletedEventAttributes != null,
+        (history) => {
+          const events = history.events ?? [];
+          // After the last completed task only its own commands' events (the run's patch marker, its directory read).
+          const done = events.findLastIndex((e) => e.workflowTaskCompletedEventAttributes != null);
+          return (
+            events.filter((e) => e.workflowExecutionSignaledEventAttributes).length >= target &&
+            done >= 0 &&
+            events
+              .slice(done + 1)
+              .every((e) => e.markerRecordedEventAttributes || e.upsertWorkflowSearchAttributesEventAttributes)
+          );
+        },
       );
       return hv.agent(agentDid).status();
     },

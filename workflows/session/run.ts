@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
-import { appendEntry, type StoredLink } from '../../domain/audit-chain.js';
+import { appendEntry, type Json, type StoredLink } from '../../domain/audit-chain.js';
 import type { RebaseResult } from '../../domain/audit-rebase.js';
 import { GovernanceCounter, sessionEventMetrics } from '../../domain/metrics.js';
 import * as model from '../../domain/session/index.js';
@@ -11,7 +11,9 @@ import {
   type SessionEvent,
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
+import type { CommandSigner, NonceBook } from '../../domain/operator-command.js';
 import { parseInput } from '../../domain/validation.js';
+import { OperatorKeys } from '../operator-keys.js';
 import { countHits, observeOutboxDepth } from '../metrics.js';
 import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
@@ -27,6 +29,8 @@ export type SessionWorkflowInput = CreateSessionInput & {
   activeSagas?: string[];
   /** The previous run's latest update answers, for update ids retried across the hand-over. */
   replies?: CarriedReply[];
+  /** Nonces of the signed operator commands accepted and not yet expired (docs/DESIGN.md §3.6). */
+  operatorNonces?: NonceBook;
 };
 
 /**
@@ -38,6 +42,10 @@ export class SessionRun {
   readonly audit: AuditTrail;
   readonly followUps: FollowUps;
   readonly replies: Replies;
+  /** The operator directory and nonce book that signed control commands are verified against. */
+  readonly operators: OperatorKeys;
+  /** While a verified control command applies its change: its signer, stamped on the entries it records. */
+  signedBy: CommandSigner | null = null;
   commitment: SessionCommitment | undefined;
   /** The commitment is stored (and signed): the terminate update may answer. */
   committed = false;
@@ -50,6 +58,7 @@ export class SessionRun {
     this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
     this.followUps = new FollowUps(input);
     this.replies = new Replies(input.replies);
+    this.operators = new OperatorKeys(input.operatorNonces);
   }
 
   /** Workflow time and the workflow's own id source. */
@@ -87,7 +96,7 @@ export class SessionRun {
         sessionId: this.data.sessionId,
         kind: e.kind,
         agentDid: e.agentDid,
-        payload: e.payload,
+        payload: this.signedBy ? signedPayload(e.payload, this.signedBy) : e.payload,
         recordedAtMs: Date.now(),
         workflowId: this.info.workflowId,
         runId: this.info.runId,
@@ -135,3 +144,9 @@ export class SessionRun {
     return this.info.workflowId;
   }
 }
+
+/** An entry's payload with the verified signer of the command that caused it (non-repudiation: `hv audit` shows it). */
+const signedPayload = (payload: Json, signer: CommandSigner): Json => ({
+  ...(payload as Record<string, Json>),
+  signedBy: { did: signer.did, kid: signer.kid, sig: signer.sig },
+});

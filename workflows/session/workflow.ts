@@ -133,6 +133,7 @@ async function continueAsNew(run: SessionRun): Promise<void> {
     followUps: followUps.queue,
     activeSagas: [...followUps.activeSagas],
     replies: run.replies.carried(),
+    operatorNonces: run.operators.nonces,
   });
 }
 
