@@ -489,8 +489,8 @@ export class AgentHandle {
 
   status = () => this.call(() => this.workflow.query(msg.getKillSwitchStatusQuery));
   /** Operator trip: `reason` and `authorizedBy` are required; tripping a tripped switch changes nothing. */
-  trip = (cmd: OperatorCommand) => this.signed(msg.tripKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
+  trip = async (cmd: OperatorCommand) => this.signed(msg.tripKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
   /** Lifts the block and clears the window: the identity may join again. */
-  unblock = (cmd: OperatorCommand) => this.signed(msg.unblockKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
+  unblock = async (cmd: OperatorCommand) => this.signed(msg.unblockKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
   configure = (config: Record<string, unknown>) => this.signed(msg.configureKillSwitchUpdate, config);
 }

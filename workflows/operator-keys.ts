@@ -101,13 +101,33 @@ export class OperatorKeys {
     this.nonces = rememberNonce(this.nonces, signer, Date.now());
   }
 
+  /**
+   * A signed signal refused for its key (new, rotated) cannot be retried by its sender: the workflow re-reads the
+   * directory itself, within the refresh budget, and runs `again` once it has. Returns false when it will not.
+   */
+  retryAfterRefresh(err: unknown, again: () => void): boolean {
+    const reason = (err as { details?: Array<{ reason?: unknown }> })?.details?.[0]?.reason;
+    if (!this.enforced || (reason !== 'unknown_key' && reason !== 'revoked_key') || !this.mayRefresh()) return false;
+    this.noteRefresh();
+    void this.load().then(again);
+    return true;
+  }
+
+  private mayRefresh(): boolean {
+    return this.refreshes.filter((at) => at > Date.now() - REFRESH_WINDOW_MS).length < REFRESH_BURST;
+  }
+
+  private noteRefresh(): void {
+    const now = Date.now();
+    this.refreshes = [...this.refreshes.filter((at) => at > now - REFRESH_WINDOW_MS), now];
+  }
+
   /** Registers `refreshOperatorKeys`: no arguments, so all it can do is make this workflow re-read the trusted store. */
   registerRefresh(): void {
     wf.setHandler(
       msg.refreshOperatorKeysUpdate,
       async () => {
-        const now = Date.now();
-        this.refreshes = [...this.refreshes.filter((at) => at > now - REFRESH_WINDOW_MS), now];
+        this.noteRefresh();
         await this.load();
         return { keys: this.keys?.size ?? 0, complete: this.complete };
       },
@@ -117,8 +137,7 @@ export class OperatorKeys {
             throw hvError(ErrorType.IllegalTransition, 'this run does not enforce operator authority');
           // A load in flight is shared, so a refresh then costs nothing; an incomplete copy may always retry.
           if (this.loading || !this.complete || !this.keys) return;
-          const recent = this.refreshes.filter((at) => at > Date.now() - REFRESH_WINDOW_MS);
-          if (recent.length >= REFRESH_BURST)
+          if (!this.mayRefresh())
             throw hvError(ErrorType.RateLimited, `refreshOperatorKeys at most ${REFRESH_BURST} times a minute`);
         },
       },

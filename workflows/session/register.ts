@@ -171,7 +171,7 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
 
 /** Registers a signal: valid ones are applied like their update variant, invalid ones leave a `_rejected` entry. */
 export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: SignalSpec<S>): void {
-  const handle = (raw: unknown): void => {
+  const handle = (raw: unknown, retry: boolean): void => {
     try {
       run.sweep();
       const { input, signer } = parseCommand(run, spec, raw);
@@ -179,6 +179,7 @@ export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: Signa
       run.signedBy = signer;
       run.apply(spec.reducer(run.data, input, run.ctx()));
     } catch (err) {
+      if (retry && run.operators.retryAfterRefresh(err, () => handle(raw, false))) return;
       wf.log.warn(`ignored ${spec.what} signal`, { error: (err as Error).message });
       run.signedBy = null;
       run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
@@ -186,5 +187,7 @@ export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: Signa
       run.signedBy = null;
     }
   };
-  wf.setHandler(spec.def, (raw) => (spec.control ? run.operators.whenLoaded(() => handle(raw)) : handle(raw)));
+  wf.setHandler(spec.def, (raw) =>
+    spec.control ? run.operators.whenLoaded(() => handle(raw, true)) : handle(raw, false),
+  );
 }
