@@ -3,6 +3,7 @@ import { registerAgentCommands } from './cli/agent.js';
 import { registerAuditCommands } from './cli/audit.js';
 import { registerControlCommands } from './cli/control.js';
 import { describeError, errorJson } from './cli/errors.js';
+import { registerKeyCommands } from './cli/keys.js';
 import { isJsonMode, printJson, setJsonMode } from './cli/output.js';
 import { registerSagaCommands } from './cli/saga.js';
 import { registerSessionCommands } from './cli/session.js';
@@ -29,6 +30,7 @@ registerStateCommands(program);
 registerAgentCommands(program);
 registerSagaCommands(program);
 registerAuditCommands(program);
+registerKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { line, exitCode } = describeError(err);

@@ -46,6 +46,7 @@ import {
   type OperatorKeyring,
   type OperatorSigner,
 } from './operator-signing.js';
+import { OperatorRegistryHandle } from './operator-registry.js';
 import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
 
 export interface ConnectOptions {
@@ -130,6 +131,11 @@ export class HypervisorClient {
   /** The identity workflow of an agent: kill-switch status, operator trip and unblock, configuration. */
   agent(agentDid: string): AgentHandle {
     return new AgentHandle(agentDid, this.temporal.workflow.getHandle(msg.agentWorkflowId(agentDid)), this.operators);
+  }
+
+  /** The namespace's operator registry: register, rotate and revoke operator keys (signed by this client's key). */
+  operatorRegistry(): OperatorRegistryHandle {
+    return new OperatorRegistryHandle(this.temporal, this.taskQueue, this.operators);
   }
 
   saga(sagaId: string): SagaHandle {

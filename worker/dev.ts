@@ -1,8 +1,16 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { devPostgresPort } from '../store/config.js';
 import { devAuditPaths, dataDir } from '../store/paths.js';
 import { loadWorkerEnv, type WorkerEnv } from './config.js';
 import { ensureDevSigningKey } from './dev-keys.js';
+import {
+  DEV_OPERATOR_DID,
+  bootstrapValue,
+  createOperatorKeyFile,
+  devOperatorKeyPath,
+  readOperatorKeyFile,
+} from '../store/operator-key.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
 import { onShutdownSignal } from './signals.js';
@@ -74,6 +82,20 @@ async function useDevAuditKeys(say: Say): Promise<void> {
     process.env.HV_AUDIT_SIGNING_KEY_FILE = key.privateKey;
   }
   process.env.HV_CHECKPOINT_SINK ??= devAuditPaths().checkpoints;
+  await useDevOperatorKey(say);
+}
+
+/**
+ * A dev operator key (generated once, `did:mesh:operator`), bootstrapped as the registry's admin; `hv` signs with it
+ * by default in dev, so the README walk-through needs no key setup.
+ */
+async function useDevOperatorKey(say: Say): Promise<void> {
+  if (process.env.HV_OPERATOR_BOOTSTRAP_KEY) return;
+  const file = devOperatorKeyPath();
+  const created = !existsSync(file);
+  const key = created ? await createOperatorKeyFile(file, DEV_OPERATOR_DID) : await readOperatorKeyFile(file);
+  say(`${created ? 'generated' : 'using'} the dev operator key ${file} (${key.did}, ${key.kid})`);
+  process.env.HV_OPERATOR_BOOTSTRAP_KEY = bootstrapValue(key);
 }
 
 function banner(
@@ -89,6 +111,7 @@ function banner(
     `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
     `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
     `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)}/metrics /healthz /readyz (no auth, bound to ${env.HV_HTTP_HOST})`,
+    `  Operator          ${env.HV_OPERATOR_BOOTSTRAP_KEY ? `${env.HV_OPERATOR_BOOTSTRAP_KEY.did} (${env.HV_OPERATOR_BOOTSTRAP_KEY.keys[0]?.kid}), bootstrap admin; hv signs with ${devOperatorKeyPath()}` : 'none (HV_OPERATOR_BOOTSTRAP_KEY)'}`,
     `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
     `  State             ${stateDir}`,
     '',

@@ -1,6 +1,7 @@
 import { ErrorType } from '../../domain/errors.js';
 import { devDatabaseUrl } from '../../store/config.js';
 import { createPool, type Pool } from '../../store/db.js';
+import { operatorKeyPath, readOperatorKeyFile, signerOf } from '../../store/operator-key.js';
 import { HypervisorError } from '../errors.js';
 import type { HypervisorClient, SessionHandle } from '../hypervisor-client.js';
 
@@ -42,7 +43,10 @@ export async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
 export async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): Promise<T> {
   // Loaded on use: the Temporal client (gRPC, protobufs) would otherwise slow every start, `hv --help` included.
   const { HypervisorClient } = await import('../hypervisor-client.js');
-  const hv = await HypervisorClient.connect();
+  // Control commands are signed with the operator key file (HV_OPERATOR_KEY, or the dev key of `npm run dev`).
+  const keyPath = operatorKeyPath();
+  const operator = keyPath ? signerOf(await readOperatorKeyFile(keyPath)) : undefined;
+  const hv = await HypervisorClient.connect({ operator });
   try {
     return await fn(hv);
   } finally {
