@@ -1,5 +1,5 @@
 /**
- * What signed operator commands cost the workflow (docs/DESIGN.md §3.6): `verifyCommand` as an update validator runs
+ * What signed operator commands cost the workflow (docs/DESIGN.md §13): `verifyCommand` as an update validator runs
  * it — canonical JSON of the command, the directory lookup, the nonce check and one Ed25519 verification — on a
  * kill-sized input, in-process with the production code (`@noble/curves`, pure JavaScript as in the sandbox). Also the
  * client's signing, for scale. Run: `npx tsx bench/operator-command.ts [n]`.

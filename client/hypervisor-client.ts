@@ -52,7 +52,7 @@ import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   taskQueue?: string;
-  /** Signs control commands (kill, quarantine, terminate, kill-switch trip…; docs/DESIGN.md §3.6). */
+  /** Signs control commands (kill, quarantine, terminate, kill-switch trip…; docs/DESIGN.md §13). */
   operator?: OperatorSigner | OperatorKeyring;
 }
 

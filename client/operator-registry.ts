@@ -12,7 +12,7 @@ import { guard, toHypervisorError } from './errors.js';
 import { signedArgs, withKeyRefresh, type OperatorKeyring } from './operator-signing.js';
 
 /**
- * The namespace's operator registry (docs/DESIGN.md §3.6): registering, rotating and revoking operator keys, each a
+ * The namespace's operator registry (docs/DESIGN.md §13): registering, rotating and revoking operator keys, each a
  * command signed by the caller's operator key. The registry workflow is started on first use (its start arguments
  * carry nothing it trusts).
  */

@@ -6,7 +6,7 @@ import { ErrorType, hvError } from './errors.js';
 import { Kid, mayCommand, type CommandTarget, type KeyIndex, type OperatorRole } from './operators.js';
 
 /**
- * Signed operator commands (docs/DESIGN.md §3.6). A control command travels as its usual input plus an `auth` block;
+ * Signed operator commands (docs/DESIGN.md §13). A control command travels as its usual input plus an `auth` block;
  * the operator signs, with Ed25519, the canonical JSON (the audit chain's) of
  * `{cmd, workflowId, args, iat, exp, nonce, kid}`, where `args` is the input without `auth`. Pure and deterministic:
  * the receiving workflow verifies inside its update validator (or signal handler) with workflow time.

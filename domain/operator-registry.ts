@@ -14,7 +14,7 @@ import {
 } from './operators.js';
 
 /**
- * The registry's own rules (docs/DESIGN.md §3.6): key registration, rotation and revocation are signed commands to
+ * The registry's own rules (docs/DESIGN.md §13): key registration, rotation and revocation are signed commands to
  * the `operator-registry` workflow. An admin adds operators and keys and changes roles; an operator adds keys to
  * itself (a rotation, signed by a key it already holds) and revokes its own keys; nobody raises their own role.
  */

@@ -4,7 +4,7 @@ import { sha256Hex } from './sha256.js';
 import { parseInput } from './validation.js';
 
 /**
- * The namespace's operators (docs/DESIGN.md §3.6): who may sign control commands, with which Ed25519 keys, and in
+ * The namespace's operators (docs/DESIGN.md §13): who may sign control commands, with which Ed25519 keys, and in
  * what role. The operator registry workflow owns it and mirrors it to Postgres; session and identity workflows hold a
  * copy read from that trusted store (never from a caller), plus the bootstrap admin of the worker's configuration.
  */

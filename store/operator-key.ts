@@ -10,7 +10,7 @@ import { parseInput } from '../domain/validation.js';
 import { dataDir } from './paths.js';
 
 /**
- * An operator's signing key file (docs/DESIGN.md §3.6): JSON `{did, kid, publicKey, privateKey}`, the private key a
+ * An operator's signing key file (docs/DESIGN.md §13): JSON `{did, kid, publicKey, privateKey}`, the private key a
  * 32-byte Ed25519 seed in hex, written owner-only (0600). `hv` signs control commands with it (`HV_OPERATOR_KEY`).
  */
 const OperatorKeyFile = z.strictObject({

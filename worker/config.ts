@@ -71,7 +71,7 @@ export const WorkerEnv = DatabaseEnv.extend({
       }
     }),
   /**
-   * The bootstrap admin of the operator registry (docs/DESIGN.md §3.6): `<did>=<Ed25519 public key, hex>`, as
+   * The bootstrap admin of the operator registry (docs/DESIGN.md §13): `<did>=<Ed25519 public key, hex>`, as
    * `hv keys show` prints it. Every session and identity workflow trusts it whatever the registry holds; it comes from
    * the worker's configuration because a workflow's start arguments are whatever its starter chose.
    */

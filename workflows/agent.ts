@@ -45,7 +45,7 @@ class AgentRun {
   readonly fed: Record<string, number>;
   /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
-  /** Trip, unblock and configure are signed operator commands (docs/DESIGN.md §3.6): any registry operator. */
+  /** Trip, unblock and configure are signed operator commands (docs/DESIGN.md §13): any registry operator. */
   readonly operators: OperatorKeys;
 
   constructor(input: AgentWorkflowInput) {
@@ -188,7 +188,7 @@ function registerHandlers(run: AgentRun): void {
   wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
 }
 
-/** The operator's trip, unblock and configuration: signed commands of a registry operator (docs/DESIGN.md §3.6). */
+/** The operator's trip, unblock and configuration: signed commands of a registry operator (docs/DESIGN.md §13). */
 function registerOperatorHandlers(run: AgentRun): void {
   // A signed command is verified in the validator and again in the handler on replay (deterministic: workflow time,
   // the directory from the history's local activity); the nonce is remembered in the handler.

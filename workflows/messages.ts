@@ -56,7 +56,7 @@ export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow' satisfies WorkflowType;
 export const AGENT_WORKFLOW_TYPE = 'agentWorkflow' satisfies WorkflowType;
 export const AUDIT_RETENTION_WORKFLOW_TYPE = 'auditRetentionWorkflow' satisfies WorkflowType;
 export const OPERATOR_REGISTRY_WORKFLOW_TYPE = 'operatorRegistryWorkflow' satisfies WorkflowType;
-/** The namespace's one operator registry (docs/DESIGN.md §3.6). */
+/** The namespace's one operator registry (docs/DESIGN.md §13). */
 export const OPERATOR_REGISTRY_WORKFLOW_ID = 'operator-registry';
 
 // Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
@@ -136,7 +136,7 @@ export const listStateQuery = defineQuery<VfsListEntry[], [ListStateInput]>('lis
 export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
 export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');
 
-// Operator authority (docs/DESIGN.md §3.6)
+// Operator authority (docs/DESIGN.md §13)
 /** Anyone may send it (it has no arguments): the workflow re-reads the operator directory from the trusted store. */
 export const refreshOperatorKeysUpdate = defineUpdate<{ keys: number; complete: boolean }, []>('refreshOperatorKeys');
 /** Signed: adds a key (and, by an admin, an operator); by the key's own operator, a rotation. */

@@ -19,7 +19,7 @@ export const REFRESH_WINDOW_MS = 60_000;
 export const REFRESH_BURST = 10;
 
 /**
- * A workflow's copy of the operator directory and its nonce book (docs/DESIGN.md §3.6). The directory comes from the
+ * A workflow's copy of the operator directory and its nonce book (docs/DESIGN.md §13). The directory comes from the
  * worker's trusted store through one local activity at run start (and again on `refreshOperatorKeys`), never from a
  * caller; the nonces of accepted commands are carried through continue-as-new until they expire.
  */

@@ -26,7 +26,7 @@ type Change = (
 ) => { directory: OperatorDirectory; entry: OperatorEntry };
 
 /**
- * The namespace's operator registry (docs/DESIGN.md §3.6, id `operator-registry`): operator DID → role and Ed25519
+ * The namespace's operator registry (docs/DESIGN.md §13, id `operator-registry`): operator DID → role and Ed25519
  * keys. Every change is a signed command, verified like any control command and then ruled on by
  * `domain/operator-registry.ts`; it is mirrored to Postgres before the update answers, so the next run (and every
  * session and identity workflow) reads it from there.

@@ -51,7 +51,7 @@ import {
 } from './register.js';
 import type { SessionRun } from './run.js';
 
-/** Control commands signed by an operator (docs/DESIGN.md §3.6); the signer is the one who authorizes. */
+/** Control commands signed by an operator (docs/DESIGN.md §13); the signer is the one who authorizes. */
 const byOperator: ControlSpec = { actor: 'authorizedBy' };
 /** An approval is a control command when it is given in an operator's name (an agent's own approval is not). */
 const approvalBy = (actor: 'approverDid' | 'approvedBy'): ControlSpec => ({

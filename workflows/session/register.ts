@@ -19,7 +19,7 @@ import type { SessionRun } from './run.js';
 export type AuditGate = 'gated' | 'open';
 
 /**
- * A control command (docs/DESIGN.md §3.6): accepted only signed by a session operator or a namespace admin, whose DID
+ * A control command (docs/DESIGN.md §13): accepted only signed by a session operator or a namespace admin, whose DID
  * becomes the input's `actor` field (a different DID there is refused).
  */
 export interface ControlSpec {

@@ -29,7 +29,7 @@ export type SessionWorkflowInput = CreateSessionInput & {
   activeSagas?: string[];
   /** The previous run's latest update answers, for update ids retried across the hand-over. */
   replies?: CarriedReply[];
-  /** Nonces of the signed operator commands accepted and not yet expired (docs/DESIGN.md §3.6). */
+  /** Nonces of the signed operator commands accepted and not yet expired (docs/DESIGN.md §13). */
   operatorNonces?: NonceBook;
 };
 
