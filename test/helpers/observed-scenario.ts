@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { testKeyring } from './operators.js';
+import { testAdminBootstrap, testKeyring } from './operators.js';
 import { inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
@@ -35,6 +35,7 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
       HV_LOG_LEVEL: 'WARN',
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_STEP_BASE_URL: service.url,
+      HV_OPERATOR_BOOTSTRAP_KEY: testAdminBootstrap,
       ...extraEnv,
     }),
     () => undefined,
