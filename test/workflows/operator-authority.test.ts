@@ -6,7 +6,7 @@ import { HypervisorClient, type SessionHandle } from '../../client/hypervisor-cl
 import { toHypervisorError } from '../../client/errors.js';
 import { signedArgs } from '../../client/operator-signing.js';
 import { ErrorType } from '../../domain/errors.js';
-import { signCommand, type OperatorSigner } from '../../domain/operator-command.js';
+import { publicKeyOf, signCommand, type OperatorSigner } from '../../domain/operator-command.js';
 import * as msg from '../../workflows/messages.js';
 import { newOperatorKey, registerTestOperator, testAdmin } from '../helpers/operators.js';
 import { auditSettled, did, eventually, expectHvError, historyLength } from '../helpers/session.js';
@@ -245,6 +245,45 @@ describe('operator authority over identity commands', () => {
       expect(tripped.blocked).toMatchObject({ trigger: 'operator', authorizedBy: w.creator.did });
       await agentHandle.unblock({ reason: 'false positive' });
       expect((await agentHandle.status()).blocked).toBeNull();
+    });
+  });
+});
+
+describe('the operator registry', () => {
+  it('takes signed registrations, rotations and revocations, and refuses them from a non-admin', async () => {
+    const taskQueue = uniqueTaskQueue('registry');
+    await withWorker(ctx, { taskQueue }, async () => {
+      const admin = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: testAdmin }).operatorRegistry();
+      const first = newOperatorKey(did('rotating'));
+      const entry = await admin.register({ did: first.did, publicKey: publicKeyOf(first.privateKey) });
+      expect(entry).toMatchObject({ did: first.did, role: 'operator', keys: [{ kid: first.kid, revokedAtMs: null }] });
+
+      const asOperator = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: first }).operatorRegistry();
+      const stranger = newOperatorKey(did('stranger'));
+      await expectHvError(
+        asOperator.register({ did: stranger.did, publicKey: publicKeyOf(stranger.privateKey) }),
+        ErrorType.PermissionDenied,
+      );
+      await expectHvError(
+        asOperator.register({ did: first.did, publicKey: publicKeyOf(stranger.privateKey), role: 'admin' }),
+        ErrorType.PermissionDenied,
+      );
+      // A rotation: the operator adds its next key with the one it holds, then revokes the old one.
+      const next = newOperatorKey(first.did);
+      await asOperator.register({ did: first.did, publicKey: publicKeyOf(next.privateKey) });
+      const revoked = await asOperator.revoke(first.kid);
+      expect(revoked.keys.map((k) => [k.kid, k.revokedAtMs === null])).toEqual([
+        [first.kid, false],
+        [next.kid, true],
+      ]);
+      // The mirror has it: a new session's copy knows the new key and refuses the old one.
+      const hvNext = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: next });
+      const session = await hvNext.createSession({ creatorDid: first.did });
+      await session.join({ agentDid: did('agent'), sigmaRaw: 0.9 });
+      await session.activate();
+      const hvOld = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: first });
+      await expectHvError(hvOld.session(session.sessionId).terminate(), ErrorType.PermissionDenied);
+      expect((await session.terminate()).entryCount).toBeGreaterThan(0);
     });
   });
 });
