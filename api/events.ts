@@ -20,7 +20,7 @@ const frame = (entry: ExportedEntry): string =>
   `id: ${entry.seq}\nevent: ${entry.kind}\ndata: ${JSON.stringify(entry)}\n\n`;
 
 /**
- * Streams a session's persisted audit entries as Server-Sent Events (DESIGN §13.4), the way `hv session watch`
+ * Streams a session's persisted audit entries as Server-Sent Events (DESIGN §15.4), the way `hv session watch`
  * follows them (client/cli/watch.ts): it reads the audit store, not the workflow, so a follower costs the session no
  * workflow task and no history; it sends entries only while their seqs are consecutive (the outbox persists in seq
  * order, so a hole is a batch still being written), so a stream has no gaps and, resumed with Last-Event-ID, no

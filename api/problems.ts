@@ -11,7 +11,7 @@ export const ApiErrorType = {
 export type ApiErrorType = (typeof ApiErrorType)[keyof typeof ApiErrorType];
 
 /**
- * THE mapping from error type to HTTP status (DESIGN §13.3). Typed as a total record, so a new `ErrorType` does not
+ * THE mapping from error type to HTTP status (DESIGN §15.3). Typed as a total record, so a new `ErrorType` does not
  * compile until it has a status here. Refusals by policy are 403, conflicts with the current state 409, limits 429.
  */
 export const HTTP_STATUS: Record<ErrorType | ApiErrorType, number> = {

@@ -124,7 +124,7 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
 }
 
 /**
- * The agent-facing HTTP API (DESIGN §13): routes over {@link HypervisorClient}, every body parsed with the zod schema
+ * The agent-facing HTTP API (DESIGN §15): routes over {@link HypervisorClient}, every body parsed with the zod schema
  * the workflows use, an OpenAPI 3.1 document at /openapi.json and docs at /docs. Every route needs a credential except
  * health, the document and the docs; requests are limited per credential before they reach the session's own buckets.
  */

@@ -1,7 +1,7 @@
 import type { Api } from './routes/index.js';
 
 /**
- * The governance dashboard's first page (`/ui`, DESIGN §13.5): one static HTML document with a small script that
+ * The governance dashboard's first page (`/ui`, DESIGN §15.5): one static HTML document with a small script that
  * calls this API with the key the operator types in (kept in the tab's sessionStorage, sent as a bearer credential).
  * The page itself carries no data, so it is served without a credential; everything it shows comes from the
  * authenticated JSON routes, and the live stream is read with fetch (EventSource cannot send a credential).

@@ -13,6 +13,8 @@
  * the worker's main thread (TEMPORAL_DEBUG) and writes a heap snapshot at each step (SIGUSR2), for where the memory
  * goes. Servers are started for the run and stopped at the end.
  */
+import { publicKeyOf } from '../domain/operator-command.js';
+import { benchOperator } from './temporal-env.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -117,6 +119,7 @@ async function spawnWorker(options: {
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_AUDIT_SIGNING_KEY: generateSigningKeyPem().privatePem,
       HV_INTERNAL_SIGNING_KEY: internalKeyPem,
+      HV_OPERATOR_BOOTSTRAP_KEY: `${benchOperator.did}=${publicKeyOf(benchOperator.privateKey)}`,
       HV_CHECKPOINT_SINK: path.join(options.root, 'checkpoints'),
       HV_LOG_LEVEL: 'WARN',
       ...(args['heap-snapshot'] ? { TEMPORAL_DEBUG: '1' } : {}),
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
     const pid = worker.pid!;
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
-    const hv = HypervisorClient.fromClient(client, taskQueue);
+    const hv = HypervisorClient.fromClient(client, taskQueue, { operator: benchOperator });
     console.log(
       `worker pid ${pid}; env ${JSON.stringify(WORKER_ENV)}; ${SESSIONS} sessions, concurrency ${CONCURRENCY}`,
     );

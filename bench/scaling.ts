@@ -7,6 +7,7 @@
  * interleaved with a no-op update probe; the summary gives each N's throughput and p99 as a ratio to the first N.
  * Opening stops early at a time budget or an RSS cap (the machine is shared); the table then says how far it got.
  */
+import { benchOperator } from './temporal-env.js';
 import { HypervisorClient } from '../client/hypervisor-client.js';
 import { probeLatencies } from './governance.js';
 import { openSession, type OpenSession } from './sessions.js';
@@ -104,7 +105,7 @@ export async function scalingSuite(env: TemporalBench, options: ScalingOptions):
 
 async function measureLevels(env: TemporalBench, worker: WorkerProcess, options: ScalingOptions) {
   const { levels, reps, seconds, record } = options;
-  const hv = HypervisorClient.fromClient(env.client, worker.taskQueue);
+  const hv = HypervisorClient.fromClient(env.client, worker.taskQueue, { operator: benchOperator });
   const notes: string[] = [];
   const measured = await Promise.all(
     Array.from({ length: MEASURED_SESSIONS }, () => openSession(hv, { unthrottled: true, prefix: 'measured' })),

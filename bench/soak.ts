@@ -22,6 +22,7 @@
  * a kill not applied; a call of a killed agent sent after its kill returned that was allowed; a chain that does not
  * verify; a stuck workflow. Goals get verdicts: authorize p99 under load ≤ 2× that of the lightly loaded session.
  */
+import { benchOperator } from './temporal-env.js';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -139,7 +140,7 @@ async function soak(
   const { record } = options;
   const put = (name: string, value: number, unit: Measure['unit']) =>
     record({ suite: SUITE, name, rep: 1, value, unit });
-  const hv = HypervisorClient.fromClient(env.client, worker.taskQueue);
+  const hv = HypervisorClient.fromClient(env.client, worker.taskQueue, { operator: benchOperator });
   const tally = new Tally();
   const failures: string[] = [];
   const notes: string[] = [];

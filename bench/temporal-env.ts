@@ -4,8 +4,11 @@
  * (worker/main.ts) run as its own process on that bundle, so the client's load and the worker do not share a V8 heap
  * and the worker's RSS can be read from /proc.
  */
+import { publicKeyOf } from '../domain/operator-command.js';
+import { kidOf } from '../domain/operators.js';
+import { OPERATOR } from './sessions.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +30,14 @@ import { generateInternalKey } from '../store/internal-crypto.js';
 const internalKeyPem = process.env.HV_INTERNAL_SIGNING_KEY ?? generateInternalKey().privatePem;
 
 /** A worker process polling one task queue. */
+/** The operator every bench client signs control commands with (activate, kill, terminate): the bootstrap admin. */
+const benchPrivateKey = randomBytes(32).toString('hex');
+export const benchOperator = {
+  did: OPERATOR,
+  kid: kidOf(publicKeyOf(benchPrivateKey)),
+  privateKey: benchPrivateKey,
+};
+
 export interface WorkerProcess {
   taskQueue: string;
   pid: number;
@@ -77,6 +88,7 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
   const bundlePath = path.join(root, 'workflow-bundle.js');
   await writeFile(bundlePath, bundle.code);
   const { privatePem: signingKey, publicPem } = generateSigningKeyPem();
+  const operatorBootstrap = `${benchOperator.did}=${publicKeyOf(benchOperator.privateKey)}`;
   const checkpointDir = path.join(root, 'checkpoints');
   const workers: WorkerProcess[] = [];
   const spawnWorker = async () => {
@@ -85,6 +97,7 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
       databaseUrl,
       bundlePath,
       signingKey,
+      operatorBootstrap,
       checkpointDir,
       logFile: `${logPrefix}-worker-${workers.length + 1}.log`,
     });
@@ -96,7 +109,7 @@ export async function startTemporalBench(databaseUrl: string, logPrefix: string)
   const worker = await spawnWorker();
   return {
     client,
-    hv: HypervisorClient.fromClient(client, worker.taskQueue),
+    hv: HypervisorClient.fromClient(client, worker.taskQueue, { operator: benchOperator }),
     worker,
     spawnWorker,
     trustedKeys: TrustedKeys.fromPems([publicPem]),
@@ -115,6 +128,8 @@ interface WorkerProcessOptions {
   databaseUrl: string;
   bundlePath: string;
   signingKey: string;
+  /** `HV_OPERATOR_BOOTSTRAP_KEY`: the bench operator is the registry's bootstrap admin. */
+  operatorBootstrap: string;
   checkpointDir: string;
   logFile: string;
 }
@@ -141,6 +156,7 @@ async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<Worker
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_AUDIT_SIGNING_KEY: options.signingKey,
       HV_INTERNAL_SIGNING_KEY: internalKeyPem,
+      HV_OPERATOR_BOOTSTRAP_KEY: options.operatorBootstrap,
       HV_CHECKPOINT_SINK: options.checkpointDir,
       HV_LOG_LEVEL: 'WARN',
     },

@@ -4,6 +4,7 @@ import { registerApiKeyCommands } from './cli/api-keys.js';
 import { registerAuditCommands } from './cli/audit.js';
 import { registerControlCommands } from './cli/control.js';
 import { describeError, errorJson } from './cli/errors.js';
+import { registerKeyCommands } from './cli/keys.js';
 import { isJsonMode, printJson, setJsonMode } from './cli/output.js';
 import { registerSagaCommands } from './cli/saga.js';
 import { registerSessionCommands } from './cli/session.js';
@@ -31,6 +32,7 @@ registerAgentCommands(program);
 registerSagaCommands(program);
 registerAuditCommands(program);
 registerApiKeyCommands(program);
+registerKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { line, exitCode } = describeError(err);

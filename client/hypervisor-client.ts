@@ -30,7 +30,7 @@ import {
   type SessionCommitment,
 } from '../domain/session-types.js';
 import { ErrorType } from '../domain/errors.js';
-import { killSwitchTripped } from '../domain/kill-switch.js';
+import { KillSwitchCommandInput, killSwitchTripped } from '../domain/kill-switch.js';
 import { fromMicro } from '../domain/liability.js';
 import { StartSagaInput } from '../domain/saga-types.js';
 import { parseInput } from '../domain/validation.js';
@@ -42,6 +42,14 @@ import { flushTracing, tracingClientInterceptors } from './tracing.js';
 import { authorizeLatencyObserver, timedAuthorize, type AuthorizeObserver } from './metrics.js';
 import { verifyAuditChain, type VerifyAuditOptions, type VerifyAuditReport } from './audit.js';
 import { HypervisorError, guard, toHypervisorError } from './errors.js';
+import {
+  singleOperator,
+  signedArgs,
+  withKeyRefresh,
+  type OperatorKeyring,
+  type OperatorSigner,
+} from './operator-signing.js';
+import { OperatorRegistryHandle } from './operator-registry.js';
 import { SagaHandle, resumeSaga, startSaga, type StartSagaOptions } from './saga.js';
 
 export interface ConnectOptions {
@@ -49,7 +57,12 @@ export interface ConnectOptions {
   taskQueue?: string;
   /** A prom-client registry this process exposes: authorize round trips go into `hypervisor_authorize_latency_seconds`. */
   metrics?: Registry;
+  /** Signs control commands (kill, quarantine, terminate, kill-switch trip…; docs/DESIGN.md §13). */
+  operator?: OperatorSigner | OperatorKeyring;
 }
+
+const keyringOf = (operator: ConnectOptions['operator']): OperatorKeyring | undefined =>
+  operator && 'privateKey' in operator ? singleOperator(operator) : operator;
 
 /**
  * Typed façade over the Temporal client (DESIGN §6). Inputs are validated here before anything is sent, and every
@@ -61,13 +74,15 @@ export class HypervisorClient {
   private constructor(
     readonly temporal: Client,
     readonly taskQueue: string,
-    options: { connection?: Connection; metrics?: Registry },
+    options: { connection?: Connection; metrics?: Registry; operators?: OperatorKeyring },
   ) {
     this.connection = options.connection;
     this.observeAuthorize = options.metrics && authorizeLatencyObserver(options.metrics, 'client');
+    this.operators = options.operators;
   }
 
   private readonly connection: Connection | undefined;
+  private readonly operators: OperatorKeyring | undefined;
 
   /** Connects with the standard `TEMPORAL_*` variables (default localhost:7233, namespace `default`). */
   static async connect(options: ConnectOptions = {}): Promise<HypervisorClient> {
@@ -80,6 +95,7 @@ export class HypervisorClient {
     return new HypervisorClient(client, options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? msg.DEFAULT_TASK_QUEUE, {
       connection,
       metrics: options.metrics,
+      operators: keyringOf(options.operator),
     });
   }
 
@@ -87,9 +103,12 @@ export class HypervisorClient {
   static fromClient(
     client: Client,
     taskQueue: string = msg.DEFAULT_TASK_QUEUE,
-    options: Pick<ConnectOptions, 'metrics'> = {},
+    options: Pick<ConnectOptions, 'metrics' | 'operator'> = {},
   ): HypervisorClient {
-    return new HypervisorClient(client, taskQueue, { metrics: options.metrics });
+    return new HypervisorClient(client, taskQueue, {
+      metrics: options.metrics,
+      operators: keyringOf(options.operator),
+    });
   }
 
   /** Starts a session workflow; the session is in `handshaking` until {@link SessionHandle.activate}. */
@@ -128,7 +147,12 @@ export class HypervisorClient {
 
   /** The identity workflow of an agent: kill-switch status, operator trip and unblock, configuration. */
   agent(agentDid: string): AgentHandle {
-    return new AgentHandle(agentDid, this.temporal.workflow.getHandle(msg.agentWorkflowId(agentDid)));
+    return new AgentHandle(agentDid, this.temporal.workflow.getHandle(msg.agentWorkflowId(agentDid)), this.operators);
+  }
+
+  /** The namespace's operator registry: register, rotate and revoke operator keys (signed by this client's key). */
+  operatorRegistry(): OperatorRegistryHandle {
+    return new OperatorRegistryHandle(this.temporal, this.taskQueue, this.operators);
   }
 
   saga(sagaId: string): SagaHandle {
@@ -144,6 +168,7 @@ export class HypervisorClient {
       sessionId,
       this.temporal.workflow.getHandle(msg.sessionWorkflowId(sessionId)),
       this.observeAuthorize,
+      this.operators,
     );
   }
 
@@ -206,6 +231,14 @@ export class HypervisorClient {
   }
 }
 
+const approval: Control = { actor: 'approvedBy', whenNamed: true };
+type KillInput = Omit<z.input<typeof KillAgentInput>, 'killId' | 'authorizedBy'> & {
+  killId?: string;
+  authorizedBy?: string;
+};
+const withKillId = (input: KillInput) =>
+  ({ ...input, killId: input.killId ?? `kill-${randomUUID()}` }) as z.input<typeof KillAgentInput>;
+
 /** Operations on one session. Method names follow DESIGN §6; wire names are in workflows/messages.ts. */
 const UPDATE_ATTEMPTS = 5;
 
@@ -231,11 +264,20 @@ function updateLostAtHandOver(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError && /^update ".*" not found/.test(err.message);
 }
 
+/** How a control command names its actor, and whether it is one only when it names an operator (approvals). */
+interface Control {
+  actor: string;
+  /** Signed only when the actor is given and the keyring holds its key (an agent's own approval is not signed). */
+  whenNamed?: boolean;
+}
+const byOperator: Control = { actor: 'authorizedBy' };
+
 export class SessionHandle {
   constructor(
     readonly sessionId: string,
     readonly workflow: WorkflowHandle<typeof sessionWorkflow>,
     private readonly observeAuthorize?: AuthorizeObserver,
+    private readonly operators?: OperatorKeyring,
   ) {}
 
   private async update<S extends z.ZodType, R>(
@@ -244,13 +286,47 @@ export class SessionHandle {
     what: string,
     input: z.input<S>,
   ): Promise<R> {
-    const parsed = guard(() => parseInput(schema, input, what));
+    return this.send(
+      def,
+      guard(() => parseInput(schema, input, what)),
+    );
+  }
+
+  /**
+   * A control command: signed with the keyring's key for its actor (filled in with the signer when absent), and sent
+   * again once after a directory refresh when the workflow does not know the key yet. Without a key it is sent
+   * unsigned, and the workflow refuses it.
+   */
+  private async command<S extends z.ZodType, R>(
+    def: UpdateDefinition<R, [z.input<S>]> | SignalDefinition<[z.input<S>]>,
+    schema: S,
+    what: string,
+    input: z.input<S>,
+    control: Control,
+  ): Promise<R> {
+    const named = (input as Record<string, unknown>)[control.actor] as string | undefined;
+    const signer = control.whenNamed && named === undefined ? undefined : await this.operators?.signerFor(named);
+    const send = (payload: unknown) =>
+      def.type === 'update'
+        ? this.send(def, payload)
+        : (this.signalRaw(def, payload) as Promise<unknown> as Promise<R>);
+    if (!signer) return send(guard(() => parseInput(schema, input, what)));
+    const filled = { ...(input as Record<string, unknown>), [control.actor]: named ?? signer.did };
+    const parsed = guard(() => parseInput(schema, filled, what)) as object;
+    return withKeyRefresh(this.workflow, () => send(signedArgs(signer, def.name, this.workflow.workflowId, parsed)));
+  }
+
+  /** Sends an update's (already validated) payload, retrying the hand-over races described above. */
+  private async send<R, A extends unknown[]>(def: UpdateDefinition<R, A>, payload: unknown): Promise<R> {
     // One id for every attempt: Temporal deduplicates an update id within a run. 96 random bits in 16 characters: the
     // id is written four times into the history of every update, so its length is paid per call.
     const updateId = randomBytes(12).toString('base64url');
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.workflow.executeUpdate(def, { args: [parsed as z.input<S>], updateId });
+        return await this.workflow.executeUpdate(def as unknown as UpdateDefinition<R, [unknown]>, {
+          args: [payload],
+          updateId,
+        });
       } catch (err) {
         if (attempt < UPDATE_ATTEMPTS && (updateNeverAccepted(err) || updateLostAtHandOver(err))) continue;
         throw toHypervisorError(err, { sessionId: this.sessionId });
@@ -264,9 +340,15 @@ export class SessionHandle {
     what: string,
     input: z.input<S>,
   ): Promise<void> {
-    const parsed = guard(() => parseInput(schema, input, what));
+    await this.signalRaw(
+      def,
+      guard(() => parseInput(schema, input, what)),
+    );
+  }
+
+  private async signalRaw<A extends unknown[]>(def: SignalDefinition<A>, payload: unknown): Promise<void> {
     try {
-      await this.workflow.signal(def, parsed as z.input<S>);
+      await this.workflow.signal(def as unknown as SignalDefinition<[unknown]>, payload);
     } catch (err) {
       throw toHypervisorError(err, { sessionId: this.sessionId });
     }
@@ -281,10 +363,11 @@ export class SessionHandle {
   }
 
   join = (input: JoinSessionInput) => this.update(msg.joinSessionUpdate, JoinSessionInput, 'join', input);
-  approveJoin = (input: ApproveJoinInput) => this.update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', input);
+  approveJoin = (input: ApproveJoinInput) =>
+    this.command(msg.approveJoinUpdate, ApproveJoinInput, 'approval', input, { actor: 'approverDid', whenNamed: true });
   leave = (input: LeaveSessionInput) => this.update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', input);
   activate = (input: ActivateSessionInput = {}) =>
-    this.update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input);
+    this.command(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input, byOperator);
   /** The session's decision; timed into `hypervisor_authorize_latency_seconds` when the client was given a registry. */
   authorize = (input: AuthorizeInput) =>
     timedAuthorize(this.observeAuthorize, () =>
@@ -293,27 +376,21 @@ export class SessionHandle {
 
   /** Grants an elevation and returns it, or throws `ElevationDenied` saying why. */
   elevate = (input: z.input<typeof ElevationRequest>) =>
-    this.update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', input);
+    this.command(msg.requestElevationUpdate, ElevationRequest, 'elevation request', input, approval);
   /** Fire-and-forget elevation (a signal: accepted even while no worker runs; denials are recorded in the audit). */
   sendElevate = (input: z.input<typeof ElevationRequest>) =>
-    this.signal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', input);
+    this.command(msg.elevateAgentSignal, ElevationRequest, 'elevation request', input, approval);
   revokeElevation = (input: z.input<typeof RevokeElevationInput>) =>
-    this.update(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', input);
+    this.command(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', input, byOperator);
   sendRevokeElevation = (input: z.input<typeof RevokeElevationInput>) =>
-    this.signal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', input);
+    this.command(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', input, byOperator);
 
   /** Kills an agent in this session and returns what happened. Idempotent by `killId` (generated when omitted). */
-  kill = (input: Omit<z.input<typeof KillAgentInput>, 'killId'> & { killId?: string }) =>
-    this.update(msg.requestKillUpdate, KillAgentInput, 'kill', {
-      ...input,
-      killId: input.killId ?? `kill-${randomUUID()}`,
-    });
+  kill = (input: KillInput) =>
+    this.command(msg.requestKillUpdate, KillAgentInput, 'kill', withKillId(input), byOperator);
   /** Durable kill: a signal the server accepts even when no worker is up; applied when one is. */
-  sendKill = (input: Omit<z.input<typeof KillAgentInput>, 'killId'> & { killId?: string }) =>
-    this.signal(msg.killAgentSignal, KillAgentInput, 'kill', {
-      ...input,
-      killId: input.killId ?? `kill-${randomUUID()}`,
-    });
+  sendKill = (input: KillInput) =>
+    this.command(msg.killAgentSignal, KillAgentInput, 'kill', withKillId(input), byOperator);
 
   write = (input: WriteStateInput) => this.update(msg.writeStateUpdate, WriteStateInput, 'state write', input);
   read = (input: ReadStateInput) => this.update(msg.readStateUpdate, ReadStateInput, 'state read', input);
@@ -339,15 +416,22 @@ export class SessionHandle {
 
   /** Terminates the session: releases everything it holds and returns the commitment over its audit chain. */
   terminate = (input: TerminateSessionInput = {}): Promise<SessionCommitment> =>
-    this.update(msg.terminateSessionUpdate, TerminateSessionInput, 'termination', input);
+    this.command(msg.terminateSessionUpdate, TerminateSessionInput, 'termination', input, byOperator);
   /**
    * Starts a saga owned by this session (a child workflow that outlives the session's continue-as-new). The
    * definition's `session_id` may be omitted: it is this session.
    */
   /** Read-only isolation (ring 3) for `durationSeconds` (300), then release or kill per `onTimeout`. */
-  quarantine = (input: QuarantineInput) => this.update(msg.quarantineAgentUpdate, QuarantineInput, 'quarantine', input);
-  releaseQuarantine = (input: ReleaseQuarantineInput) =>
-    this.update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', input);
+  quarantine = (input: Omit<QuarantineInput, 'authorizedBy'> & { authorizedBy?: string }) =>
+    this.command(msg.quarantineAgentUpdate, QuarantineInput, 'quarantine', input as QuarantineInput, byOperator);
+  releaseQuarantine = (input: Omit<ReleaseQuarantineInput, 'authorizedBy'> & { authorizedBy?: string }) =>
+    this.command(
+      msg.releaseQuarantineUpdate,
+      ReleaseQuarantineInput,
+      'quarantine release',
+      input as ReleaseQuarantineInput,
+      byOperator,
+    );
 
   /** Posts a session-scoped bond: the voucher answers for the vouchee (raises its eff-score at join; shares its slashes). */
   vouch = async (input: VouchInput) => {
@@ -391,11 +475,29 @@ export class SessionHandle {
   }
 }
 
+/** A kill-switch trip or unblock: `authorizedBy` defaults to the signer. */
+type OperatorCommand = { reason: string; authorizedBy?: string };
+const checked = (cmd: OperatorCommand): OperatorCommand =>
+  guard(() => parseInput(KillSwitchCommandInput.partial({ authorizedBy: true }), cmd, 'kill switch command'));
+
 export class AgentHandle {
   constructor(
     readonly agentDid: string,
     readonly workflow: WorkflowHandle<typeof agentWorkflow>,
+    private readonly operators?: OperatorKeyring,
   ) {}
+
+  /** Trip, unblock and configure are signed by a registry operator (the keyring's key for `actor`, or its default). */
+  private async signed<R, A extends unknown[]>(def: UpdateDefinition<R, A>, args: object, actor?: string): Promise<R> {
+    const signer = await this.operators?.signerFor(actor);
+    const send = (payload: unknown) =>
+      this.call(() =>
+        this.workflow.executeUpdate(def as unknown as UpdateDefinition<R, [unknown]>, { args: [payload] }),
+      );
+    if (!signer) return send(args);
+    const named = actor === undefined && 'reason' in args ? { ...args, authorizedBy: signer.did } : args;
+    return withKeyRefresh(this.workflow, () => send(signedArgs(signer, def.name, this.workflow.workflowId, named)));
+  }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -416,11 +518,8 @@ export class AgentHandle {
 
   status = () => this.call(() => this.workflow.query(msg.getKillSwitchStatusQuery));
   /** Operator trip: `reason` and `authorizedBy` are required; tripping a tripped switch changes nothing. */
-  trip = (cmd: msg.KillSwitchCommand) =>
-    this.call(() => this.workflow.executeUpdate(msg.tripKillSwitchUpdate, { args: [cmd] }));
+  trip = async (cmd: OperatorCommand) => this.signed(msg.tripKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
   /** Lifts the block and clears the window: the identity may join again. */
-  unblock = (cmd: msg.KillSwitchCommand) =>
-    this.call(() => this.workflow.executeUpdate(msg.unblockKillSwitchUpdate, { args: [cmd] }));
-  configure = (config: Record<string, unknown>) =>
-    this.call(() => this.workflow.executeUpdate(msg.configureKillSwitchUpdate, { args: [config] }));
+  unblock = async (cmd: OperatorCommand) => this.signed(msg.unblockKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
+  configure = (config: Record<string, unknown>) => this.signed(msg.configureKillSwitchUpdate, config);
 }

@@ -2,6 +2,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { ErrorType, hvError } from './errors.js';
 import type { InternalAuth, RejectedLog } from './internal-signature.js';
+import { AgentDid } from './identifiers.js';
 import { parseInput } from './validation.js';
 
 /**
@@ -385,6 +386,12 @@ export interface KillSwitchCommand {
   reason: string;
   authorizedBy: string;
 }
+
+/** An operator's trip or unblock as the identity workflow parses it, once `authorizedBy` is the command's signer. */
+export const KillSwitchCommandInput = z.strictObject({
+  reason: z.string().trim().min(1, 'reason is required').max(512),
+  authorizedBy: AgentDid,
+});
 
 /** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
 export interface KillSwitchNotice {

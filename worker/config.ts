@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseKillSwitchConfig } from '../domain/kill-switch.js';
+import { parseBootstrapOperator } from '../domain/operators.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages.js';
 import { DatabaseEnv, parseEnv } from '../store/config.js';
 
@@ -75,6 +76,23 @@ export const WorkerEnv = DatabaseEnv.extend({
         return parseKillSwitchConfig(JSON.parse(text));
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: `HV_KILL_SWITCH: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }),
+  /**
+   * The bootstrap admin of the operator registry (docs/DESIGN.md §13): `<did>=<Ed25519 public key, hex>`, as
+   * `hv keys show` prints it. Every session and identity workflow trusts it whatever the registry holds; it comes from
+   * the worker's configuration because a workflow's start arguments are whatever its starter chose.
+   */
+  HV_OPERATOR_BOOTSTRAP_KEY: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return null;
+      try {
+        return parseBootstrapOperator(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `HV_OPERATOR_BOOTSTRAP_KEY: ${(err as Error).message}` });
         return z.NEVER;
       }
     }),

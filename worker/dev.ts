@@ -1,8 +1,16 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { devPostgresPort } from '../store/config.js';
 import { devAuditPaths, dataDir } from '../store/paths.js';
 import { loadWorkerEnv, type WorkerEnv } from './config.js';
 import { ensureDevInternalKey, ensureDevSigningKey } from './dev-keys.js';
+import {
+  DEV_OPERATOR_DID,
+  bootstrapValue,
+  createOperatorKeyFile,
+  devOperatorKeyPath,
+  readOperatorKeyFile,
+} from '../store/operator-key.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres.js';
 import { portInUse } from './processes.js';
 import { onShutdownSignal } from './signals.js';
@@ -84,11 +92,11 @@ async function useDevAuditKeys(say: Say): Promise<void> {
       say(`made it owner-only (chmod 600): it had mode ${key.tightenedFrom.toString(8).padStart(4, '0')}`);
     process.env.HV_INTERNAL_SIGNING_KEY_FILE = key.file;
   }
+  await useDevOperatorKey(say);
 }
 
 const DEV_KEY_LABEL = 'npm run dev';
 const DEV_AGENT_DID = 'did:mesh:dev-agent';
-const DEV_OPERATOR_DID = 'did:mesh:dev-operator';
 
 /** Fresh dev API keys each run (the previous run's are revoked): keys are shown once, so they are printed here. */
 async function createDevApiKeys(databaseUrl: string): Promise<{ agent: string; operator: string }> {
@@ -101,6 +109,19 @@ async function createDevApiKeys(databaseUrl: string): Promise<{ agent: string; o
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * A dev operator key (generated once, `did:mesh:operator`), bootstrapped as the registry's admin; `hv` signs with it
+ * by default in dev, so the README walk-through needs no key setup.
+ */
+async function useDevOperatorKey(say: Say): Promise<void> {
+  if (process.env.HV_OPERATOR_BOOTSTRAP_KEY) return;
+  const file = devOperatorKeyPath();
+  const created = !existsSync(file);
+  const key = created ? await createOperatorKeyFile(file, DEV_OPERATOR_DID) : await readOperatorKeyFile(file);
+  say(`${created ? 'generated' : 'using'} the dev operator key ${file} (${key.did}, ${key.kid})`);
+  process.env.HV_OPERATOR_BOOTSTRAP_KEY = bootstrapValue(key);
 }
 
 function banner(
@@ -117,6 +138,7 @@ function banner(
     `  Temporal address  ${process.env.TEMPORAL_ADDRESS}  (namespace ${process.env.TEMPORAL_NAMESPACE ?? 'default'})`,
     `  PostgreSQL        ${postgres ? postgres.url : '(DATABASE_URL)'}`,
     `  Worker            task queue ${env.TEMPORAL_TASK_QUEUE}; ${localHttpUrl(env.HV_HTTP_HOST, env.HV_HTTP_PORT)}/metrics /healthz /readyz (no auth, bound to ${env.HV_HTTP_HOST})`,
+    `  Operator          ${env.HV_OPERATOR_BOOTSTRAP_KEY ? `${env.HV_OPERATOR_BOOTSTRAP_KEY.did} (${env.HV_OPERATOR_BOOTSTRAP_KEY.keys[0]?.kid}), bootstrap admin; hv signs with ${devOperatorKeyPath()}` : 'none (HV_OPERATOR_BOOTSTRAP_KEY)'}`,
     `  Audit             signed by ${env.HV_AUDIT_SIGNING_KEY_FILE ?? 'HV_AUDIT_SIGNING_KEY'}; checkpoints to ${env.HV_CHECKPOINT_SINK}`,
     `  HTTP API          ${api.url}  (OpenAPI ${api.url}/openapi.json, docs ${api.url}/docs)`,
     `    dev agent key     ${api.keys.agent}  (acts as ${DEV_AGENT_DID})`,

@@ -193,6 +193,7 @@ export async function startWorker(
       stepBaseUrl: env.HV_STEP_BASE_URL ?? null,
       handlers: options.stepHandlers,
       killSwitchConfig: env.HV_KILL_SWITCH,
+      operatorBootstrap: env.HV_OPERATOR_BOOTSTRAP_KEY,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
     }),
     ...observed(metrics, tracing, workflowModules),

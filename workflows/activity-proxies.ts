@@ -96,3 +96,15 @@ export const internalKeys = wf.proxyLocalActivities<Pick<Activities, 'internalTr
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
+
+/**
+ * The operator directory, read at each run's start: a local activity (one per run, no task round trip), short and
+ * retried, since an update validator refuses signed commands until it has landed.
+ */
+export const operatorDirectory = wf.proxyLocalActivities<Pick<Activities, 'loadOperatorDirectory'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
+});
+
+/** The registry's Postgres mirror. */
+export const operatorMirror = wf.proxyActivities<Pick<Activities, 'mirrorOperatorDirectory'>>(ledgerOptions);

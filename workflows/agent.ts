@@ -3,6 +3,7 @@ import {
   adoptSessionTrip,
   BREAK_GLASS,
   killSwitchCopy,
+  KillSwitchCommandInput,
   killSwitchView,
   newKillSwitch,
   operatorTrip,
@@ -13,16 +14,26 @@ import {
   type KillSwitchState,
 } from '../domain/kill-switch.js';
 import { killSwitchMetrics } from '../domain/metrics.js';
+import { withActor, type CommandSigner, type NonceBook } from '../domain/operator-command.js';
+import { parseInput } from '../domain/validation.js';
 import { killSwitch } from './activity-proxies.js';
 import { InternalTrust } from './internal-trust.js';
 import * as msg from './messages.js';
 import { countHits } from './metrics.js';
+import { OperatorKeys, withoutAuth } from './operator-keys.js';
 
 /** Start arguments: the identity and its kill-switch config, or the state carried over by continue-as-new. */
 export interface AgentWorkflowInput {
   agentDid: string;
   config?: Record<string, unknown>;
-  carried?: { state: KillSwitchState; sessions: string[]; fed?: Record<string, number>; noticeSeq?: number };
+  carried?: {
+    state: KillSwitchState;
+    sessions: string[];
+    fed?: Record<string, number>;
+    noticeSeq?: number;
+    /** Nonces of accepted operator commands, until they expire. */
+    nonces?: NonceBook;
+  };
 }
 
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
@@ -40,8 +51,11 @@ class AgentRun {
   noticeSeq: number;
   /** The internal keys this run accepts, and the internal messages it refused. */
   readonly trust = new InternalTrust(wf.workflowInfo().workflowId);
+  /** Trip, unblock and configure are signed operator commands (docs/DESIGN.md §13): any registry operator. */
+  readonly operators: OperatorKeys;
 
   constructor(input: AgentWorkflowInput) {
+    this.operators = new OperatorKeys(input.carried?.nonces);
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
     this.sessions = [...(input.carried?.sessions ?? [])];
     this.fed = { ...input.carried?.fed };
@@ -156,6 +170,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
           state: run.state,
           sessions,
           fed: run.fed,
+          nonces: run.operators.nonces,
           ...(trust.enforced ? { noticeSeq: run.noticeSeq } : {}),
         },
       });
@@ -170,40 +185,69 @@ const sessionIdProblem = (sessionId: unknown): string | null =>
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
   registerInternalHandlers(run);
-  wf.setHandler(
-    msg.tripKillSwitchUpdate,
-    (cmd) => {
-      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
-      run.state = out.state;
-      if (out.changed) run.notifyOperator('tripped', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(run.state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.unblockKillSwitchUpdate,
-    (cmd) => {
-      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
-      run.notifyOperator('unblocked', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void unblock(run.state, { ...cmd, atMs: Date.now() }) },
-  );
-  wf.setHandler(
-    msg.configureKillSwitchUpdate,
-    (config) => {
-      run.state = { ...run.state, config: parseKillSwitchConfig(config) };
-      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
-      run.sendCopy();
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (config) => void parseKillSwitchConfig(config) },
-  );
+  registerOperatorHandlers(run);
   wf.setHandler(msg.getKillSwitchStatusQuery, () => ({
     ...killSwitchView(run.state, Date.now()),
     ...(run.trust.rejected.count > 0 ? { rejected: run.trust.rejected } : {}),
   }));
   wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
+}
+
+/** The operator's trip, unblock and configuration: signed commands of a registry operator (docs/DESIGN.md §13). */
+function registerOperatorHandlers(run: AgentRun): void {
+  // A signed command is verified in the validator and again in the handler on replay (deterministic: workflow time,
+  // the directory from the history's local activity); the nonce is remembered in the handler.
+  const command = (name: string, raw: unknown): { cmd: msg.KillSwitchCommand; signer: CommandSigner | null } => {
+    if (!run.operators.enforced)
+      return { cmd: parseInput(KillSwitchCommandInput, withoutAuth(raw), name), signer: null };
+    const { signer, args } = run.operators.verify(name, raw, { kind: 'identity' });
+    return { cmd: parseInput(KillSwitchCommandInput, withActor(args, 'authorizedBy', signer), name), signer };
+  };
+  const accepted = (checked: { cmd: msg.KillSwitchCommand; signer: CommandSigner | null }): msg.KillSwitchCommand => {
+    if (checked.signer) run.operators.accept(checked.signer);
+    return checked.cmd;
+  };
+  wf.setHandler(
+    msg.tripKillSwitchUpdate,
+    (raw) => {
+      const cmd = accepted(command('tripKillSwitch', raw));
+      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
+      run.state = out.state;
+      if (out.changed) run.notifyOperator('tripped', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    {
+      validator: (raw) => void operatorTrip(run.state, { ...command('tripKillSwitch', raw).cmd, atMs: Date.now() }),
+    },
+  );
+  wf.setHandler(
+    msg.unblockKillSwitchUpdate,
+    (raw) => {
+      const cmd = accepted(command('unblockKillSwitch', raw));
+      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
+      run.notifyOperator('unblocked', cmd);
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (raw) => void unblock(run.state, { ...command('unblockKillSwitch', raw).cmd, atMs: Date.now() }) },
+  );
+  const configuration = (raw: unknown) => {
+    if (!run.operators.enforced) return { config: parseKillSwitchConfig(withoutAuth(raw)), signer: null };
+    const { signer, args } = run.operators.verify('configureKillSwitch', raw, { kind: 'identity' });
+    return { config: parseKillSwitchConfig(args), signer };
+  };
+  wf.setHandler(
+    msg.configureKillSwitchUpdate,
+    (raw) => {
+      const { config, signer } = configuration(raw);
+      if (signer) run.operators.accept(signer);
+      run.state = { ...run.state, config };
+      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
+      run.sendCopy();
+      return killSwitchView(run.state, Date.now());
+    },
+    { validator: (raw) => void configuration(raw) },
+  );
+  run.operators.registerRefresh();
 }
 
 /**

@@ -37,6 +37,8 @@ import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/s
 import type { InternalAuth } from '../domain/internal-signature.js';
 import type { Vouch } from '../domain/liability.js';
 import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView, ReportedDecision } from '../domain/kill-switch.js';
+import type { OperatorDirectory, OperatorEntry } from '../domain/operators.js';
+import type { RegisterOperatorKeyInput, RevokeOperatorKeyInput } from '../domain/operator-registry.js';
 import type * as workflows from './index.js';
 
 export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
@@ -61,6 +63,9 @@ export const SESSION_WORKFLOW_TYPE = 'sessionWorkflow' satisfies WorkflowType;
 export const SAGA_WORKFLOW_TYPE = 'sagaWorkflow' satisfies WorkflowType;
 export const AGENT_WORKFLOW_TYPE = 'agentWorkflow' satisfies WorkflowType;
 export const AUDIT_RETENTION_WORKFLOW_TYPE = 'auditRetentionWorkflow' satisfies WorkflowType;
+export const OPERATOR_REGISTRY_WORKFLOW_TYPE = 'operatorRegistryWorkflow' satisfies WorkflowType;
+/** The namespace's one operator registry (docs/DESIGN.md §13). */
+export const OPERATOR_REGISTRY_WORKFLOW_ID = 'operator-registry';
 
 // Lifecycle and membership (updates: the caller needs an answer, and a rejection leaves no trace in history).
 export const joinSessionUpdate = defineUpdate<JoinResult, [JoinSessionInput]>('joinSession');
@@ -146,3 +151,12 @@ export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
 export const listStateQuery = defineQuery<VfsListEntry[], [ListStateInput]>('listState');
 export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
 export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');
+
+// Operator authority (docs/DESIGN.md §13)
+/** Anyone may send it (it has no arguments): the workflow re-reads the operator directory from the trusted store. */
+export const refreshOperatorKeysUpdate = defineUpdate<{ keys: number; complete: boolean }, []>('refreshOperatorKeys');
+/** Signed: adds a key (and, by an admin, an operator); by the key's own operator, a rotation. */
+export const registerOperatorKeyUpdate = defineUpdate<OperatorEntry, [RegisterOperatorKeyInput]>('registerOperatorKey');
+/** Signed: revokes a key (by an admin or by the key's own operator). */
+export const revokeOperatorKeyUpdate = defineUpdate<OperatorEntry, [RevokeOperatorKeyInput]>('revokeOperatorKey');
+export const getOperatorDirectoryQuery = defineQuery<OperatorDirectory>('getOperatorDirectory');

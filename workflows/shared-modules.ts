@@ -24,6 +24,9 @@ import * as killSwitch from '../domain/kill-switch.js';
 import * as liability from '../domain/liability.js';
 import * as limits from '../domain/limits.js';
 import * as metrics from '../domain/metrics.js';
+import * as operatorCommand from '../domain/operator-command.js';
+import * as operatorRegistry from '../domain/operator-registry.js';
+import * as operators from '../domain/operators.js';
 import * as retention from '../domain/retention.js';
 import * as rings from '../domain/rings.js';
 import * as sagaDsl from '../domain/saga-dsl.js';
@@ -73,6 +76,9 @@ const sharedModules: readonly object[] = [
   liability,
   limits,
   metrics,
+  operatorCommand,
+  operatorRegistry,
+  operators,
   retention,
   rings,
   sagaDsl,

@@ -23,7 +23,7 @@ const formatKeys = (keys: ApiKeyRecord[]): string =>
       );
 
 /**
- * `hv api-keys …`: the credentials of the HTTP API (api/, DESIGN §13.2), stored as SHA-256 hashes in Postgres. Each
+ * `hv api-keys …`: the credentials of the HTTP API (api/, DESIGN §15.2), stored as SHA-256 hashes in Postgres. Each
  * key acts as one DID, as an agent or an operator. Not `hv keys`, which manages operator signing keys.
  */
 export function registerApiKeyCommands(program: Command): void {

@@ -46,7 +46,12 @@ export async function withPool<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
 export async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): Promise<T> {
   // Loaded on use: the Temporal client (gRPC, protobufs) would otherwise slow every start, `hv --help` included.
   const { HypervisorClient } = await import('../hypervisor-client.js');
-  const hv = await HypervisorClient.connect();
+  // Control commands are signed with the operator key file (HV_OPERATOR_KEY, or the dev key of `npm run dev`).
+  // Loaded with the command: the key file's reader pulls in zod and the Ed25519 code, which `hv --help` never needs.
+  const { operatorKeyPath, readOperatorKeyFile, signerOf } = await import('../../store/operator-key.js');
+  const keyPath = operatorKeyPath();
+  const operator = keyPath ? signerOf(await readOperatorKeyFile(keyPath)) : undefined;
+  const hv = await HypervisorClient.connect({ operator });
   try {
     return await fn(hv);
   } finally {

@@ -125,6 +125,9 @@ BEGIN
   -- API keys of the HTTP API (store/api-keys.ts): created and revoked, never deleted.
   GRANT SELECT, INSERT ON api_keys TO hypervisor_worker;
   GRANT UPDATE (revoked_at) ON api_keys TO hypervisor_worker;
+  -- Operator registry mirror (store/operators.ts): keys are added and revoked, never deleted or re-keyed.
+  GRANT SELECT, INSERT ON operator_keys TO hypervisor_worker;
+  GRANT UPDATE (role, revoked_at_ms) ON operator_keys TO hypervisor_worker;
 END
 $$;
 

@@ -52,3 +52,6 @@ export const OPEN_STATES: SessionState[] = ['handshaking', 'active'];
 /** The creator and the configured operators may act for the session (approve joins, elevate, quarantine…). */
 export const isOperator = (data: SessionData, did: string): boolean =>
   did === data.creatorDid || data.config.operators.includes(did);
+
+/** The session's operators, for the authority rule of signed control commands (domain/operators.ts). */
+export const sessionOperators = (data: SessionData): string[] => [data.creatorDid, ...data.config.operators];

@@ -8,6 +8,7 @@ import { TrustedKeys, generateSigningKeyPem, signerFromPem } from '../../store/a
 import { createCheckpointSink } from '../../store/checkpoint-sink.js';
 import { generateInternalKey, internalSignerFromPem } from '../../store/internal-crypto.js';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
+import { testAdminEntry } from './operators.js';
 
 let pool: pg.Pool | undefined;
 
@@ -57,6 +58,7 @@ export const testActivities = (overrides: Partial<ActivityDeps> = {}) =>
     internal: testInternalSigner,
     checkpointSink: createCheckpointSink(testCheckpointDir),
     temporal: testTemporalClient,
+    operatorBootstrap: testAdminEntry,
     ...overrides,
   });
 

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { testAdminBootstrap, testKeyring } from './operators.js';
 import { inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import { tracingClientInterceptors } from '../../client/tracing.js';
@@ -37,6 +38,7 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
       HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
       HV_AUDIT_RETENTION_SCHEDULE: 'false',
       HV_STEP_BASE_URL: service.url,
+      HV_OPERATOR_BOOTSTRAP_KEY: testAdminBootstrap,
       ...extraEnv,
     }),
     () => undefined,
@@ -47,6 +49,7 @@ export async function startObservedWorker(extraEnv: Record<string, string> = {})
   // The walk-through's own authorize calls are timed into the worker's registry, as an application would into its own.
   const hv = HypervisorClient.fromClient(new Client({ connection, interceptors }), taskQueue, {
     metrics: running.metrics.registry,
+    operator: testKeyring,
   });
   return {
     running,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { testKeyring } from './operators.js';
 import { expect } from 'vitest';
 import type { ActionDescriptorInput } from '../../domain/actions.js';
 import type { ErrorType } from '../../domain/errors.js';
@@ -23,7 +24,7 @@ export async function newSession(
   config: SessionConfigInput = {},
   creatorDid = did('creator'),
 ): Promise<{ session: SessionHandle; hv: HypervisorClient; creatorDid: string }> {
-  const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
+  const hv = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: testKeyring });
   const session = await hv.createSession({ creatorDid, config });
   return { session, hv, creatorDid };
 }

@@ -1,3 +1,4 @@
+import { testAdminBootstrap } from './operators.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
 import { projectRoot } from '../../store/paths.js';
@@ -27,6 +28,7 @@ export async function spawnWorker(taskQueue: string, env: Record<string, string>
       HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
       HV_CHECKPOINT_SINK: testCheckpointDir,
       HV_LOG_LEVEL: 'ERROR',
+      HV_OPERATOR_BOOTSTRAP_KEY: testAdminBootstrap,
       ...env,
     },
   });

@@ -8,6 +8,8 @@ import { appendEntry, genesisHead, type ChainedEntry } from '../../domain/audit-
 import { toMicro } from '../../domain/liability.js';
 import * as auditStore from '../../store/audit.js';
 import * as killSwitchStore from '../../store/kill-switch.js';
+import * as operatorsStore from '../../store/operators.js';
+import { newOperatorKey, operatorEntry, testAdminBootstrap } from '../helpers/operators.js';
 import * as liabilityStore from '../../store/liability.js';
 import * as sagaStore from '../../store/saga.js';
 import { MIGRATIONS_TABLE, MigrationPrivilegeError, runMigrations } from '../../store/migrate.js';
@@ -282,6 +284,20 @@ const storeOperations: Record<string, (db: pg.Pool) => Promise<void>> = {
     await killSwitchStore.writeKillSwitchBlock(db, agentDid, null);
     expect(await killSwitchStore.readKillSwitchBlock(db, agentDid)).toBeNull();
   },
+  'operators.writeOperatorDirectory': async (db) => {
+    const key = newOperatorKey(`did:mesh:${randomUUID()}`);
+    const entry = operatorEntry(key, 'operator');
+    await operatorsStore.writeOperatorDirectory(db, { operators: [entry] });
+    const revoked = { ...entry, keys: [{ ...entry.keys[0]!, revokedAtMs: BASE_MS }] };
+    await operatorsStore.writeOperatorDirectory(db, { operators: [revoked] });
+    // A revocation is never undone by a stale write.
+    await operatorsStore.writeOperatorDirectory(db, { operators: [entry] });
+    const read = await operatorsStore.readOperatorDirectory(db);
+    expect(read.operators.find((op) => op.did === key.did)).toEqual(revoked);
+  },
+  'operators.readOperatorDirectory': async (db) => {
+    expect((await operatorsStore.readOperatorDirectory(db)).operators).toEqual(expect.any(Array));
+  },
   'killSwitch.readKillSwitchBlock': async (db) => {
     expect(await killSwitchStore.readKillSwitchBlock(db, `did:mesh:${randomUUID()}`)).toBeNull();
   },
@@ -303,7 +319,13 @@ function vouch(sessionId: string) {
 
 describe('the restricted worker role (deploy/sql/roles.sql)', () => {
   it('has a case above for every store function, so a new query cannot skip this check', () => {
-    const modules = { audit: auditStore, saga: sagaStore, liability: liabilityStore, killSwitch: killSwitchStore };
+    const modules = {
+      audit: auditStore,
+      saga: sagaStore,
+      liability: liabilityStore,
+      killSwitch: killSwitchStore,
+      operators: operatorsStore,
+    };
     const exported = Object.entries(modules).flatMap(([name, module]) =>
       Object.entries(module)
         .filter(([, value]) => typeof value === 'function')
@@ -468,6 +490,7 @@ describe('a worker whose DATABASE_URL is hypervisor_worker', () => {
         HV_AUDIT_RETENTION_SCHEDULE: 'false',
         HV_AUDIT_SIGNING_KEY: testPrivateKeyPem,
         HV_INTERNAL_SIGNING_KEY: testInternalKeyPem,
+        HV_OPERATOR_BOOTSTRAP_KEY: testAdminBootstrap,
         HV_CHECKPOINT_SINK: testCheckpointDir,
         HV_SHUTDOWN_GRACE_SECONDS: '1',
         HV_LOG_LEVEL: 'WARN',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testKeyring } from '../helpers/operators.js';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { KillSwitchView } from '../../domain/kill-switch.js';
@@ -43,7 +44,7 @@ const on = (config: Record<string, unknown> = {}) => ({
 });
 
 async function identity(config: Record<string, unknown>, agentDid = did('ks')) {
-  const hv = HypervisorClient.fromClient(ctx.client, taskQueue);
+  const hv = HypervisorClient.fromClient(ctx.client, taskQueue, { operator: testKeyring });
   const workflowId = agentWorkflowId(agentDid);
   const handle = await ctx.client.workflow.start(AGENT_WORKFLOW_TYPE, {
     taskQueue,

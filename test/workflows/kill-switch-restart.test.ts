@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { testKeyring } from '../helpers/operators.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -31,7 +32,7 @@ async function withServer<T>(dir: string, port: number, fn: (hv: HypervisorClien
       workflowBundle: { codePath: inject('workflowBundlePath') },
       activities: testActivities({ taskQueue, temporal: () => Promise.resolve(client) }),
     });
-    return await worker.runUntil(fn(HypervisorClient.fromClient(client, taskQueue)));
+    return await worker.runUntil(fn(HypervisorClient.fromClient(client, taskQueue, { operator: testKeyring })));
   } finally {
     await native.close();
     await connection.close();

@@ -46,11 +46,20 @@ import {
   registerSignal,
   registerUpdate,
   type AuditGate,
+  type ControlSpec,
   type SignalSpec,
   type UpdateSpec,
 } from './register.js';
 import { registerInternalSignals } from './internal.js';
 import type { SessionRun } from './run.js';
+
+/** Control commands signed by an operator (docs/DESIGN.md §13); the signer is the one who authorizes. */
+const byOperator: ControlSpec = { actor: 'authorizedBy' };
+/** An approval is a control command when it is given in an operator's name (an agent's own approval is not). */
+const approvalBy = (actor: 'approverDid' | 'approvedBy'): ControlSpec => ({
+  actor,
+  requiredFor: (data, args) => typeof args[actor] === 'string' && model.isOperator(data, args[actor]),
+});
 
 /** Join reads the identity's standing (liability ledger, kill switch) first; a refusal on standing is recorded. */
 const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, JoinStanding> => ({
@@ -91,6 +100,7 @@ const quarantine = (run: SessionRun): UpdateSpec<typeof QuarantineInput, Quarant
   schema: QuarantineInput,
   what: 'quarantine',
   gate: 'open',
+  control: byOperator,
   dryRun: model.quarantineAgent,
   handle: async (i) => {
     const out = guard(() => model.quarantineAgent(run.data, i, run.ctx()));
@@ -128,6 +138,7 @@ const requestKill = (run: SessionRun): UpdateSpec<typeof KillAgentInput, model.K
   schema: KillAgentInput,
   what: 'kill',
   gate: 'open',
+  control: byOperator,
   dryRun: model.killAgent,
   handle: async (i) => {
     const out = guard(() => model.killAgent(run.data, i, run.ctx()));
@@ -150,6 +161,7 @@ const terminate = (run: SessionRun): UpdateSpec<typeof TerminateSessionInput, Se
   schema: TerminateSessionInput,
   what: 'termination',
   gate: 'open',
+  control: byOperator,
   dryRun: model.beginTermination,
   handle: async (i) => {
     guard(() => run.close(i));
@@ -218,28 +230,45 @@ export function registerHandlers(run: SessionRun): void {
     what: string,
     gate: AuditGate,
     reducer: (d: SessionData, i: z.output<S>, c: model.OpContext) => model.OpResult<R>,
-  ) => registerUpdate(run, reducerUpdate(run, def, schema, what, gate, reducer));
+    control?: ControlSpec,
+  ) => registerUpdate(run, { ...reducerUpdate(run, def, schema, what, gate, reducer), control });
   const signal = <S extends z.ZodType>(
     def: SignalSpec<S>['def'],
     schema: S,
     what: string,
     reducer: SignalSpec<S>['reducer'],
-  ) => registerSignal(run, { def, schema, what, reducer });
+    control?: ControlSpec,
+  ) => registerSignal(run, { def, schema, what, reducer, control });
 
   registerUpdate(run, join(run));
   registerUpdate(run, quarantine(run));
-  update(msg.releaseQuarantineUpdate, ReleaseQuarantineInput, 'quarantine release', 'gated', model.releaseQuarantine);
+  update(
+    msg.releaseQuarantineUpdate,
+    ReleaseQuarantineInput,
+    'quarantine release',
+    'gated',
+    model.releaseQuarantine,
+    byOperator,
+  );
   registerUpdate(run, vouch(run));
-  update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', 'gated', model.approveJoin);
+  update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', 'gated', model.approveJoin, approvalBy('approverDid'));
   update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', 'gated', model.leaveSession);
-  update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', 'gated', (d, i) => model.activateSession(d, i));
+  update(
+    msg.activateSessionUpdate,
+    ActivateSessionInput,
+    'activation',
+    'gated',
+    (d, i) => model.activateSession(d, i),
+    byOperator,
+  );
   update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', 'gated', model.authorizeAction);
-  update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', 'gated', model.elevateAgent);
-  signal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent);
-  update(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', 'gated', model.revokeElevation);
-  signal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation);
+  const elevation = approvalBy('approvedBy');
+  update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', 'gated', model.elevateAgent, elevation);
+  signal(msg.elevateAgentSignal, ElevationRequest, 'elevation request', model.elevateAgent, elevation);
+  update(msg.requestRevocationUpdate, RevokeElevationInput, 'revocation', 'gated', model.revokeElevation, byOperator);
+  signal(msg.revokeElevationSignal, RevokeElevationInput, 'revocation', model.revokeElevation, byOperator);
   registerUpdate(run, requestKill(run));
-  signal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent);
+  signal(msg.killAgentSignal, KillAgentInput, 'kill', model.killAgent, byOperator);
   update(msg.writeStateUpdate, WriteStateInput, 'state write', 'gated', model.writeSharedState);
   update(msg.readStateUpdate, ReadStateInput, 'state read', 'open', (d, i) => model.readSharedState(d, i));
   update(msg.deleteStateUpdate, DeleteStateInput, 'state delete', 'gated', model.deleteSharedState);
@@ -251,6 +280,7 @@ export function registerHandlers(run: SessionRun): void {
   registerUpdate(run, terminate(run));
   // Signed or bound to the session's own state (internal.ts): kill-switch notices, saga events and registrations.
   registerInternalSignals(run, killSwitchNotice, recordSagaEvent(run));
+  run.operators.registerRefresh();
   registerUpdate(run, startSaga(run));
 
   wf.setHandler(msg.getSessionStateQuery, () => {

@@ -4,7 +4,9 @@ import type { z } from 'zod';
 import type { OpContext, OpResult } from '../../domain/session/index.js';
 import * as model from '../../domain/session/index.js';
 import type { SessionData } from '../../domain/session-types.js';
+import { splitAuth, withActor, type CommandSigner } from '../../domain/operator-command.js';
 import { parseInput } from '../../domain/validation.js';
+import { withoutAuth } from '../operator-keys.js';
 import { guard } from './errors.js';
 import type { SessionRun } from './run.js';
 
@@ -16,6 +18,20 @@ import type { SessionRun } from './run.js';
  */
 export type AuditGate = 'gated' | 'open';
 
+/**
+ * A control command (docs/DESIGN.md §13): accepted only signed by a session operator or a namespace admin, whose DID
+ * becomes the input's `actor` field (a different DID there is refused).
+ */
+export interface ControlSpec {
+  /** The input field naming who acts: `authorizedBy`, or `approverDid` / `approvedBy` for approvals. */
+  actor: string;
+  /**
+   * For inputs that are control commands only sometimes (an approval is one when it names an operator; an agent's
+   * own approval is not): whether an unsigned input must be signed. Absent: always.
+   */
+  requiredFor?: (data: SessionData, args: Record<string, unknown>) => boolean;
+}
+
 /** One update of the session: how its input is parsed, whether it waits for the audit store, and what it does. */
 export interface UpdateSpec<S extends z.ZodType, R, P = undefined> {
   def: UpdateDefinition<R, [z.input<S>]>;
@@ -23,6 +39,7 @@ export interface UpdateSpec<S extends z.ZodType, R, P = undefined> {
   /** Names the input in error messages ("invalid <what>: …"). */
   what: string;
   gate: AuditGate;
+  control?: ControlSpec;
   /** The verdict without the effect, run by the validator on the state the handler will see. */
   dryRun: (data: SessionData, input: z.output<S>, ctx: OpContext) => unknown;
   /** Reads the handler needs from outside the session (through an activity) before the state is touched. */
@@ -36,7 +53,34 @@ export interface SignalSpec<S extends z.ZodType> {
   def: SignalDefinition<[z.input<S>]>;
   schema: S;
   what: string;
+  control?: ControlSpec;
   reducer: (data: SessionData, input: z.output<S>, ctx: OpContext) => model.Change;
+}
+
+/** A parsed input and, for a signed control command, who signed it. */
+interface Authorized<S extends z.ZodType> {
+  input: z.output<S>;
+  signer: CommandSigner | null;
+}
+
+/**
+ * Parses an input; for a control command, verifies its signature first (`OperatorKeys.verify`) and parses the signed
+ * arguments with the signer as the actor. Throws `PermissionDenied` for a refused command, `InvalidInput` for a bad one.
+ */
+function parseCommand<S extends z.ZodType>(
+  run: SessionRun,
+  spec: { def: { name: string }; schema: S; what: string; control?: ControlSpec },
+  raw: unknown,
+): Authorized<S> {
+  const { control } = spec;
+  if (!control) return { input: parseInput(spec.schema, raw, spec.what), signer: null };
+  if (!run.operators.enforced) return { input: parseInput(spec.schema, withoutAuth(raw), spec.what), signer: null };
+  const { auth, args } = splitAuth(raw);
+  if (auth === undefined && control.requiredFor && !control.requiredFor(run.data, args))
+    return { input: parseInput(spec.schema, raw, spec.what), signer: null };
+  const target = { kind: 'session' as const, sessionOperators: model.sessionOperators(run.data) };
+  const { signer, args: signed } = run.operators.verify(spec.def.name, raw, target);
+  return { input: parseInput(spec.schema, withActor(signed, control.actor, signer), spec.what), signer };
 }
 
 type Reducer<S extends z.ZodType, R> = (data: SessionData, input: z.output<S>, ctx: OpContext) => OpResult<R>;
@@ -73,9 +117,13 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
   const { prepare } = spec;
   // The validator's parse is kept for the handler that follows in the same activation (the SDK hands both the same
   // argument): the input is parsed once. On replay the validator does not run and the handler parses itself.
-  const validated = new WeakMap<object, z.output<S>>();
-  const parsed = (raw: unknown): z.output<S> =>
-    (typeof raw === 'object' && raw !== null && validated.get(raw)) || parseInput(spec.schema, raw, spec.what);
+  const validated = new WeakMap<object, Authorized<S>>();
+  const parsed = (raw: unknown): Authorized<S> => {
+    const authorized = (typeof raw === 'object' && raw !== null && validated.get(raw)) || parseCommand(run, spec, raw);
+    // The nonce is remembered here, not in the validator (which must not change state and does not run on replay).
+    if (authorized.signer) run.operators.accept(authorized.signer);
+    return authorized;
+  };
   // An update id the previous run already answered (the client retried across continue-as-new) gets that answer again:
   // nothing is applied twice. Within a run, Temporal itself deduplicates update ids.
   const repeated = (): { result: unknown } | undefined => run.replies.answered(wf.currentUpdateInfo()?.id);
@@ -89,7 +137,7 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
       ? async (raw) => {
           const again = repeated();
           if (again) return again.result as R;
-          const input = parsed(raw);
+          const { input } = parsed(raw);
           const prepared = await prepare(input);
           run.sweep();
           return answer(await spec.handle(input, prepared));
@@ -97,18 +145,25 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
       : (raw) => {
           const again = repeated();
           if (again) return again.result as R;
-          const input = parsed(raw);
+          const { input, signer } = parsed(raw);
           run.sweep();
-          const out = spec.handle(input, undefined as P);
+          // The signer goes into the entries the command records before its first await (see SessionRun.record).
+          run.signedBy = signer;
+          let out: R | Promise<R>;
+          try {
+            out = spec.handle(input, undefined as P);
+          } finally {
+            run.signedBy = null;
+          }
           return out instanceof Promise ? out.then(answer) : answer(out);
         },
     {
       validator: (raw) => {
         if (repeated()) return;
         if (spec.gate === 'gated') run.audit.assertAvailable();
-        const input = parseInput(spec.schema, raw, spec.what);
-        void spec.dryRun(model.expireTimers(run.data, Date.now()).data, input, run.dryCtx());
-        if (typeof raw === 'object' && raw !== null) validated.set(raw as object, input);
+        const authorized = parseCommand(run, spec, raw);
+        void spec.dryRun(model.expireTimers(run.data, Date.now()).data, authorized.input, run.dryCtx());
+        if (typeof raw === 'object' && raw !== null) validated.set(raw as object, authorized);
       },
     },
   );
@@ -116,13 +171,23 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
 
 /** Registers a signal: valid ones are applied like their update variant, invalid ones leave a `_rejected` entry. */
 export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: SignalSpec<S>): void {
-  wf.setHandler(spec.def, (raw) => {
+  const handle = (raw: unknown, retry: boolean): void => {
     try {
       run.sweep();
-      run.apply(spec.reducer(run.data, parseInput(spec.schema, raw, spec.what), run.ctx()));
+      const { input, signer } = parseCommand(run, spec, raw);
+      if (signer) run.operators.accept(signer);
+      run.signedBy = signer;
+      run.apply(spec.reducer(run.data, input, run.ctx()));
     } catch (err) {
+      if (retry && run.operators.retryAfterRefresh(err, () => handle(raw, false))) return;
       wf.log.warn(`ignored ${spec.what} signal`, { error: (err as Error).message });
+      run.signedBy = null;
       run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
+    } finally {
+      run.signedBy = null;
     }
-  });
+  };
+  wf.setHandler(spec.def, (raw) =>
+    spec.control ? run.operators.whenLoaded(() => handle(raw, true)) : handle(raw, false),
+  );
 }

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
-import { appendEntry, type StoredLink } from '../../domain/audit-chain.js';
+import { appendEntry, type Json, type StoredLink } from '../../domain/audit-chain.js';
 import type { RebaseResult } from '../../domain/audit-rebase.js';
 import { GovernanceCounter, sessionEventMetrics } from '../../domain/metrics.js';
 import * as model from '../../domain/session/index.js';
@@ -12,8 +12,10 @@ import {
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
 import { allowSagaAgent, type KnownSaga } from '../../domain/internal-binding.js';
+import type { CommandSigner, NonceBook } from '../../domain/operator-command.js';
 import { parseInput } from '../../domain/validation.js';
 import { InternalTrust } from '../internal-trust.js';
+import { OperatorKeys } from '../operator-keys.js';
 import { countHits, observeOutboxDepth } from '../metrics.js';
 import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
 import { FollowUps } from './follow-ups.js';
@@ -33,6 +35,8 @@ export type SessionWorkflowInput = CreateSessionInput & {
   knownSagas?: Record<string, KnownSaga>;
   /** The last kill-switch notice number accepted from each identity (replay guard). */
   noticeSeqs?: Record<string, number>;
+  /** Nonces of the signed operator commands accepted and not yet expired (docs/DESIGN.md §13). */
+  operatorNonces?: NonceBook;
 };
 
 /**
@@ -44,6 +48,10 @@ export class SessionRun {
   readonly audit: AuditTrail;
   readonly followUps: FollowUps;
   readonly replies: Replies;
+  /** The operator directory and nonce book that signed control commands are verified against. */
+  readonly operators: OperatorKeys;
+  /** While a verified control command applies its change: its signer, stamped on the entries it records. */
+  signedBy: CommandSigner | null = null;
   commitment: SessionCommitment | undefined;
   /** The commitment is stored (and signed): the terminate update may answer. */
   committed = false;
@@ -62,6 +70,7 @@ export class SessionRun {
     this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
     this.followUps = new FollowUps(input);
     this.replies = new Replies(input.replies);
+    this.operators = new OperatorKeys(input.operatorNonces);
   }
 
   /** Workflow time and the workflow's own id source. */
@@ -99,7 +108,7 @@ export class SessionRun {
         sessionId: this.data.sessionId,
         kind: e.kind,
         agentDid: e.agentDid,
-        payload: e.payload,
+        payload: this.signedBy ? signedPayload(e.payload, this.signedBy) : e.payload,
         recordedAtMs: Date.now(),
         workflowId: this.info.workflowId,
         runId: this.info.runId,
@@ -152,3 +161,9 @@ export class SessionRun {
     return this.info.workflowId;
   }
 }
+
+/** An entry's payload with the verified signer of the command that caused it (non-repudiation: `hv audit` shows it). */
+const signedPayload = (payload: Json, signer: CommandSigner): Json => ({
+  ...(payload as Record<string, Json>),
+  signedBy: { did: signer.did, kid: signer.kid, sig: signer.sig },
+});

@@ -134,6 +134,7 @@ async function continueAsNew(run: SessionRun): Promise<void> {
     activeSagas: [...followUps.activeSagas],
     replies: run.replies.carried(),
     ...(run.trust.enforced ? { knownSagas: run.knownSagas, noticeSeqs: run.noticeSeqs } : {}),
+    operatorNonces: run.operators.nonces,
   });
 }
 
