@@ -74,6 +74,9 @@ export function actingAs<T extends object, K extends string>(
       named,
       caller: principal.did,
     });
+  // A signed operator command goes on exactly as signed: the signature covers the body, and the workflow takes the
+  // actor from the signer (DESIGN §13).
+  if ('auth' in body && body.auth !== undefined) return body as T & Record<K, string>;
   return { ...body, [field]: principal.did } as T & Record<K, string>;
 }
 

@@ -23,6 +23,19 @@ export const callerFilled = <S extends z.ZodObject, K extends string>(schema: S,
     [field]: AgentDid.optional().describe("filled from the credential; if given, it must be the caller's own DID"),
   }) as unknown as z.ZodType<Filled<z.output<S>, K>, Filled<z.input<S>, K>>;
 
+/**
+ * {@link callerFilled} for a request that may carry an operator's signed approval (an approval in a session
+ * operator's name is an operator command, DESIGN §13): the signed command `auth` is forwarded unchanged.
+ */
+export const callerFilledSigned = <S extends z.ZodObject, K extends string>(schema: S, field: K) =>
+  schema.extend({
+    [field]: AgentDid.optional().describe("filled from the credential; if given, it must be the caller's own DID"),
+    auth: OperatorAuth.optional(),
+  }) as unknown as z.ZodType<
+    Filled<z.output<S>, K> & { auth?: Record<string, unknown> },
+    Filled<z.input<S>, K> & { auth?: Record<string, unknown> }
+  >;
+
 /** An operator command body: `authorizedBy` filled from the credential, and the signed command forwarded. */
 export const operatorCommand = <S extends z.ZodObject>(schema: S) =>
   schema.extend({

@@ -310,6 +310,8 @@ export class SessionHandle {
       def.type === 'update'
         ? this.send(def, payload)
         : (this.signalRaw(def, payload) as Promise<unknown> as Promise<R>);
+    // Signed by its operator already (relayed by the HTTP API): sent exactly as signed; the workflow parses and verifies.
+    if (preSigned(input)) return withKeyRefresh(this.workflow, () => send(input));
     if (!signer) return send(guard(() => parseInput(schema, input, what)));
     const filled = { ...(input as Record<string, unknown>), [control.actor]: named ?? signer.did };
     const parsed = guard(() => parseInput(schema, filled, what)) as object;
@@ -367,7 +369,7 @@ export class SessionHandle {
     this.command(msg.approveJoinUpdate, ApproveJoinInput, 'approval', input, { actor: 'approverDid', whenNamed: true });
   leave = (input: LeaveSessionInput) => this.update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', input);
   activate = (input: ActivateSessionInput = {}) =>
-    this.command(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input, byOperator);
+    this.update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', input);
   /** The session's decision; timed into `hypervisor_authorize_latency_seconds` when the client was given a registry. */
   authorize = (input: AuthorizeInput) =>
     timedAuthorize(this.observeAuthorize, () =>
@@ -475,6 +477,10 @@ export class SessionHandle {
   }
 }
 
+/** A command its operator signed already (relayed by the HTTP API): it is sent exactly as signed. */
+const preSigned = (input: unknown): boolean =>
+  typeof input === 'object' && input !== null && (input as { auth?: unknown }).auth !== undefined;
+
 /** A kill-switch trip or unblock: `authorizedBy` defaults to the signer. */
 type OperatorCommand = { reason: string; authorizedBy?: string };
 const checked = (cmd: OperatorCommand): OperatorCommand =>
@@ -494,6 +500,7 @@ export class AgentHandle {
       this.call(() =>
         this.workflow.executeUpdate(def as unknown as UpdateDefinition<R, [unknown]>, { args: [payload] }),
       );
+    if (preSigned(args)) return withKeyRefresh(this.workflow, () => send(args));
     if (!signer) return send(args);
     const named = actor === undefined && 'reason' in args ? { ...args, authorizedBy: signer.did } : args;
     return withKeyRefresh(this.workflow, () => send(signedArgs(signer, def.name, this.workflow.workflowId, named)));
@@ -518,8 +525,10 @@ export class AgentHandle {
 
   status = () => this.call(() => this.workflow.query(msg.getKillSwitchStatusQuery));
   /** Operator trip: `reason` and `authorizedBy` are required; tripping a tripped switch changes nothing. */
-  trip = async (cmd: OperatorCommand) => this.signed(msg.tripKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
+  trip = async (cmd: OperatorCommand) =>
+    this.signed(msg.tripKillSwitchUpdate, preSigned(cmd) ? cmd : checked(cmd), cmd.authorizedBy);
   /** Lifts the block and clears the window: the identity may join again. */
-  unblock = async (cmd: OperatorCommand) => this.signed(msg.unblockKillSwitchUpdate, checked(cmd), cmd.authorizedBy);
+  unblock = async (cmd: OperatorCommand) =>
+    this.signed(msg.unblockKillSwitchUpdate, preSigned(cmd) ? cmd : checked(cmd), cmd.authorizedBy);
   configure = (config: Record<string, unknown>) => this.signed(msg.configureKillSwitchUpdate, config);
 }

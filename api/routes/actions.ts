@@ -10,7 +10,7 @@ import {
 } from '../../domain/session-types.js';
 import { actingAs, requireOperator, type Principal } from '../auth.js';
 import { problemResponses } from '../problems.js';
-import { Json, SessionParams, callerFilled, operatorCommand } from '../schemas.js';
+import { Json, SessionParams, callerFilled, callerFilledSigned, operatorCommand } from '../schemas.js';
 import type { ApiDeps } from '../server.js';
 import { caller, type Api } from './index.js';
 
@@ -58,7 +58,7 @@ export function registerActionRoutes(api: Api, { hv }: ApiDeps): void {
       summary: 'request an elevation (sudo) for the caller; an operator may request one for any agent',
       operator: false,
     },
-    callerFilled(ElevationRequest, 'agentDid'),
+    callerFilledSigned(ElevationRequest, 'agentDid'),
     (s, body, who) =>
       s.elevate(
         who.role === 'operator' && body.agentDid

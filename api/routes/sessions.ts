@@ -11,7 +11,7 @@ import {
 import { AgentDid } from '../../domain/identifiers.js';
 import { actingAs, requireOperator } from '../auth.js';
 import { problemResponses } from '../problems.js';
-import { Json, SessionParams, callerFilled, operatorCommand } from '../schemas.js';
+import { Json, SessionParams, callerFilled, callerFilledSigned, operatorCommand } from '../schemas.js';
 import type { ApiDeps } from '../server.js';
 import { caller, type Api } from './index.js';
 
@@ -77,6 +77,7 @@ function registerMembershipRoutes(api: Api, hv: ApiDeps['hv']): void {
     schema: S,
     field: string,
     call: (sessionId: string, input: z.output<S>) => Promise<unknown>,
+    signed = false,
   ) =>
     api.post(
       `/sessions/:sessionId/${path}`,
@@ -85,7 +86,7 @@ function registerMembershipRoutes(api: Api, hv: ApiDeps['hv']): void {
           tags,
           summary,
           params: SessionParams,
-          body: callerFilled(schema, field),
+          body: signed ? callerFilledSigned(schema, field) : callerFilled(schema, field),
           response: { 200: Json, ...problemResponses },
         },
       },
@@ -107,6 +108,7 @@ function registerMembershipRoutes(api: Api, hv: ApiDeps['hv']): void {
     ApproveJoinInput,
     'approverDid',
     (id, input) => hv.session(id).approveJoin(input),
+    true,
   );
   agentStep(
     'activate',

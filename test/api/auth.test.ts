@@ -80,12 +80,15 @@ describe('API authentication', () => {
           403,
           'Forbidden',
         );
-        const opToken = await jwt({ hv_did: did('jwt-operator'), hv_roles: ['operator'] });
+        const jwtOperator = did('jwt-operator');
+        const opToken = await jwt({ hv_did: jwtOperator, hv_roles: ['operator'] });
         const killed = await api.call('POST', `/sessions/${id}/kill`, {
           key: opToken,
           body: { agentDid: agent, reason: 'manual' },
+          sign: 'requestKill',
+          signAs: jwtOperator,
         });
-        expect(killed.status).toBe(200);
+        expect(killed.status, JSON.stringify(killed.body)).toBe(200);
 
         // Expired, wrong audience, wrong issuer, a foreign signature, no DID claim: all 401.
         const { privateKey: foreign } = await generateKeyPair('ES256');
@@ -179,15 +182,20 @@ describe('API authentication', () => {
 
       // A disabled switch (the default) cannot be tripped: 409 IllegalTransition. An operator enables it first.
       expectProblem(
-        await api.call('POST', `/agents/${agent}/kill-switch/trip`, { key: opKey, body: { reason: 'too early' } }),
+        await api.call('POST', `/agents/${agent}/kill-switch/trip`, {
+          key: opKey,
+          body: { reason: 'too early' },
+          sign: 'tripKillSwitch',
+        }),
         409,
         'IllegalTransition',
       );
       const configured = await api.call('PUT', `/agents/${agent}/kill-switch/config`, {
         key: opKey,
         body: { enabled: true, min_calls: 50 },
+        sign: 'configureKillSwitch',
       });
-      expect(configured.body.config).toMatchObject({ enabled: true, min_calls: 50 });
+      expect(configured.body.config, JSON.stringify(configured.body)).toMatchObject({ enabled: true, min_calls: 50 });
       expectProblem(
         await api.call('POST', `/agents/${agent}/kill-switch/trip`, { key, body: { reason: 'no' } }),
         403,
@@ -196,6 +204,7 @@ describe('API authentication', () => {
       const tripped = await api.call('POST', `/agents/${agent}/kill-switch/trip`, {
         key: opKey,
         body: { reason: 'incident' },
+        sign: 'tripKillSwitch',
       });
       expect(tripped.status, JSON.stringify(tripped.body)).toBe(200);
       expect(tripped.body.blocked).toMatchObject({ trigger: 'operator' });
@@ -203,10 +212,15 @@ describe('API authentication', () => {
       const unblocked = await api.call('POST', `/agents/${agent}/kill-switch/unblock`, {
         key: opKey,
         body: { reason: 'ok' },
+        sign: 'unblockKillSwitch',
       });
       expect(unblocked.body.blocked).toBeNull();
       expectProblem(
-        await api.call('PUT', `/agents/${agent}/kill-switch/config`, { key: opKey, body: { window_seconds: true } }),
+        await api.call('PUT', `/agents/${agent}/kill-switch/config`, {
+          key: opKey,
+          body: { window_seconds: true },
+          sign: 'configureKillSwitch',
+        }),
         400,
         'InvalidInput',
       );

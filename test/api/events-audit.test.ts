@@ -64,6 +64,7 @@ describe('live events and the audit trail over HTTP', () => {
       const killed = await api.call('POST', `/sessions/${id}/kill`, {
         key: opKey,
         body: { agentDid: mallory, reason: 'manual', details: 'live' },
+        sign: 'requestKill',
       });
       expect(killed.status).toBe(200);
       const kill = (await stream.until((events) => events.some((e) => e.event === 'kill'))).find(
@@ -104,9 +105,15 @@ describe('live events and the audit trail over HTTP', () => {
     // The stream ends by itself at the session's last entry.
     const follower = await SseStream.open(`${api.url}/sessions/${id}/events`, auth);
     await follower.until((events) => events.some((e) => e.event === 'kill'));
-    expect((await api.call('POST', `/sessions/${id}/terminate`, { key: opKey, body: { reason: 'done' } })).status).toBe(
-      200,
-    );
+    expect(
+      (
+        await api.call('POST', `/sessions/${id}/terminate`, {
+          key: opKey,
+          body: { reason: 'done' },
+          sign: 'terminateSession',
+        })
+      ).status,
+    ).toBe(200);
     await follower.done;
     expect(follower.events.at(-1)!.event).toBe('session_archived');
     expect(seqs(follower)).toEqual(oneToN(follower.events.length));

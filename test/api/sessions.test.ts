@@ -60,6 +60,8 @@ describe('sessions over HTTP', () => {
     const approved = await api.call('POST', `/sessions/${id}/approve`, {
       key: creatorKey,
       body: { candidateDid: lead },
+      // Approving as the creator (a session operator) is an operator command: the creator signs it.
+      sign: 'approveJoin',
     });
     expect(approved.status).toBe(200);
     const joined = await api.call('POST', `/sessions/${id}/join`, { key: leadKey, body: { sigmaRaw: 0.97 } });
@@ -83,6 +85,7 @@ describe('sessions over HTTP', () => {
     const terminated = await api.call('POST', `/sessions/${id}/terminate`, {
       key: operatorKey,
       body: { reason: 'done' },
+      sign: 'terminateSession',
     });
     expect(terminated.status).toBe(200);
     expect(terminated.body).toMatchObject({ sessionId: id, root: expect.any(String) });
@@ -105,7 +108,10 @@ describe('sessions over HTTP', () => {
     expectProblem(noApproval, 403, 'ElevationDenied');
     const elevated = await api.call('POST', `/sessions/${id}/elevations`, {
       key: alice.key,
-      body: { targetRing: 1, reason: 'deploy the fix', approvedBy: creator },
+      // The approval is the creator's signed command; alice relays it with her own credential.
+      body: { agentDid: alice.did, targetRing: 1, reason: 'deploy the fix', approvedBy: creator },
+      sign: 'requestElevation',
+      signAs: creator,
     });
     expect(elevated.body).toMatchObject({ agentDid: alice.did, toRing: 1 });
     expect((await authorize(alice.key, actions.deploy.actionId)).body.allowed).toBe(true);
@@ -117,6 +123,7 @@ describe('sessions over HTTP', () => {
     const revoked = await api.call('POST', `/sessions/${id}/elevations/revoke`, {
       key: operatorKey,
       body: { agentDid: alice.did, reason: 'incident over' },
+      sign: 'requestRevocation',
     });
     expect(revoked.status).toBe(200);
     expect((await authorize(alice.key, actions.deploy.actionId)).body.allowed).toBe(false);
@@ -127,11 +134,13 @@ describe('sessions over HTTP', () => {
     const quarantined = await api.call('POST', `/sessions/${id}/quarantine`, {
       key: operatorKey,
       body: { agentDid: bob.did, reason: 'behavioral_drift' },
+      sign: 'quarantineAgent',
     });
     expect(quarantined.body).toMatchObject({ agentDid: bob.did, authorizedBy: operator });
     const released = await api.call('POST', `/sessions/${id}/quarantine/release`, {
       key: operatorKey,
       body: { agentDid: bob.did },
+      sign: 'releaseQuarantine',
     });
     expect(released.status).toBe(200);
 
@@ -143,6 +152,7 @@ describe('sessions over HTTP', () => {
     const killed = await api.call('POST', `/sessions/${id}/kill`, {
       key: operatorKey,
       body: { agentDid: bob.did, reason: 'manual', details: 'over HTTP' },
+      sign: 'requestKill',
     });
     expect(killed.status).toBe(200);
     const view = (await api.call('GET', `/sessions/${id}`, { key: alice.key })).body;

@@ -1,13 +1,27 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
+import { signedArgs } from '../../client/operator-signing.js';
+import { KillSwitchCommandInput, KillSwitchConfig } from '../../domain/kill-switch.js';
+import { ElevationRequest } from '../../domain/elevation.js';
+import {
+  ApproveJoinInput,
+  KillAgentInput,
+  QuarantineInput,
+  ReleaseQuarantineInput,
+  RevokeElevationInput,
+  TerminateSessionInput,
+} from '../../domain/session-types.js';
+import { agentWorkflowId, sessionWorkflowId } from '../../workflows/messages.js';
 import type { ApiConfig } from '../../api/config.js';
 import { buildApiServer } from '../../api/server.js';
 import { createApiKey, type ApiKeyRole } from '../../store/api-keys.js';
 import { testActivities, testPool } from './audit.js';
 import type { TemporalTestContext } from './temporal.js';
+import { testKeyring } from './operators.js';
 
 export interface TestApi {
   url: string;
@@ -18,9 +32,54 @@ export interface TestApi {
   call(
     method: string,
     path: string,
-    opts?: { key?: string; body?: unknown; headers?: Record<string, string> },
+    opts?: {
+      key?: string;
+      body?: unknown;
+      headers?: Record<string, string>;
+      sign?: SignedCommandName;
+      signAs?: string;
+    },
   ): Promise<ApiResponse>;
   close(): Promise<void>;
+}
+
+/**
+ * The operator commands a test signs itself, as an operator's own tool would before calling the API (which relays the
+ * signed body unchanged), with the schema whose defaults the workflow will see.
+ */
+const SIGNED_COMMANDS = {
+  requestKill: { schema: KillAgentInput, actor: 'authorizedBy' },
+  terminateSession: { schema: TerminateSessionInput, actor: 'authorizedBy' },
+  quarantineAgent: { schema: QuarantineInput, actor: 'authorizedBy' },
+  releaseQuarantine: { schema: ReleaseQuarantineInput, actor: 'authorizedBy' },
+  requestRevocation: { schema: RevokeElevationInput, actor: 'authorizedBy' },
+  approveJoin: { schema: ApproveJoinInput, actor: 'approverDid' },
+  requestElevation: { schema: ElevationRequest, actor: 'approvedBy' },
+  tripKillSwitch: { schema: KillSwitchCommandInput, actor: 'authorizedBy' },
+  unblockKillSwitch: { schema: KillSwitchCommandInput, actor: 'authorizedBy' },
+  configureKillSwitch: { schema: KillSwitchConfig, actor: null },
+} as const;
+export type SignedCommandName = keyof typeof SIGNED_COMMANDS;
+
+/** The target workflow of an API path: `/sessions/<id>/…` or `/agents/<did>/…`. */
+function targetOf(path: string): string {
+  const [, area, id] = path.split('/');
+  if (area === 'sessions') return sessionWorkflowId(decodeURIComponent(id!));
+  if (area === 'agents') return agentWorkflowId(decodeURIComponent(id!));
+  throw new Error(`no signed commands on ${path}`);
+}
+
+/** `body` as `did` signs it for `cmd` on the path's workflow: complete (defaults filled), the actor named. */
+async function signedBody(cmd: SignedCommandName, path: string, did: string, body: unknown): Promise<object> {
+  const signer = await testKeyring.signerFor(did);
+  if (!signer) throw new Error(`no test key for ${did}`);
+  const spec = SIGNED_COMMANDS[cmd];
+  const named: Record<string, unknown> = { ...(body as object) };
+  if (spec.actor) named[spec.actor] = did;
+  if (cmd === 'requestKill') named.killId ??= randomUUID();
+  // Invalid input (a test of the refusal) is signed as it is: the workflow refuses it after the signature checks.
+  const parsed = spec.schema.safeParse(named);
+  return signedArgs(signer, cmd, targetOf(path), parsed.success ? (parsed.data as object) : named);
 }
 
 export interface ApiResponse {
@@ -47,11 +106,21 @@ export async function startTestApi(
   const app = await buildApiServer({ hv, pool: testPool(), config: testApiConfig(taskQueue, overrides) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const keyDids = new Map<string, string>();
   return {
     url,
     app,
-    key: async (did, role = 'agent') => (await createApiKey(testPool(), { agentDid: did, role, label: 'test' })).key,
+    async key(did, role = 'agent') {
+      const { key } = await createApiKey(testPool(), { agentDid: did, role, label: 'test' });
+      keyDids.set(key, did);
+      return key;
+    },
     async call(method, path, opts = {}) {
+      if (opts.sign) {
+        const did = opts.signAs ?? (opts.key && keyDids.get(opts.key));
+        if (!did) throw new Error('a signed call needs a key made by api.key()');
+        opts = { ...opts, body: await signedBody(opts.sign, path, did, opts.body ?? {}) };
+      }
       const res = await fetch(`${url}${path}`, {
         method,
         headers: {

@@ -72,7 +72,6 @@ const controls = (w: World): Array<{ def: UpdateDefinition<unknown, [never]>; ar
     { def: msg.quarantineAgentUpdate, args: { agentDid: w.agent, reason: 'manual' } },
     { def: msg.releaseQuarantineUpdate, args: { agentDid: w.agent } },
     { def: msg.requestRevocationUpdate, args: { agentDid: w.agent } },
-    { def: msg.activateSessionUpdate, args: {} },
     { def: msg.terminateSessionUpdate, args: { reason: 'forged' } },
     { def: msg.approveJoinUpdate, args: { candidateDid: did('cand'), approverDid: w.creator.did } },
     {

@@ -258,8 +258,8 @@ export function registerHandlers(run: SessionRun): void {
     ActivateSessionInput,
     'activation',
     'gated',
+    // Not an operator command (issue 13's list): the creator activates, as an agent through the HTTP API too.
     (d, i) => model.activateSession(d, i),
-    byOperator,
   );
   update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', 'gated', model.authorizeAction);
   const elevation = approvalBy('approvedBy');
