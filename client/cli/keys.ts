@@ -1,13 +1,6 @@
 import type { Command, Option as OptionType } from 'commander';
 import { Option } from 'commander';
 import { ErrorType } from '../../domain/errors.js';
-import {
-  bootstrapValue,
-  createOperatorKeyFile,
-  devOperatorKeyPath,
-  operatorKeyPath,
-  readOperatorKeyFile,
-} from '../../store/operator-key.js';
 import { HypervisorError } from '../errors.js';
 import { withClient } from './common.js';
 import { emit } from './output.js';
@@ -15,8 +8,11 @@ import { emit } from './output.js';
 const fileOption = (): OptionType =>
   new Option('--file <path>', 'the key file (default: HV_OPERATOR_KEY, else the dev key)');
 
-function keyFile(file: string | undefined): string {
-  const found = file ?? operatorKeyPath();
+/** The key file code (zod, Ed25519) loads with the command that needs it: `hv --help` stays fast. */
+const keyFiles = () => import('../../store/operator-key.js');
+
+async function keyFile(file: string | undefined): Promise<string> {
+  const found = file ?? (await keyFiles()).operatorKeyPath();
   if (!found)
     throw new HypervisorError(ErrorType.NotFound, 'no operator key: set HV_OPERATOR_KEY or run `hv keys create`');
   return found;
@@ -33,6 +29,7 @@ export function registerKeyCommands(program: Command): void {
       new Option('--file <path>', 'where to write it (default: HV_OPERATOR_KEY, else .data/operator-key.json)'),
     )
     .action(async (o: { did: string; file?: string }) => {
+      const { bootstrapValue, createOperatorKeyFile, devOperatorKeyPath } = await keyFiles();
       const file = o.file ?? process.env.HV_OPERATOR_KEY ?? devOperatorKeyPath();
       const key = await createOperatorKeyFile(file, o.did);
       emit({ file, did: key.did, kid: key.kid, publicKey: key.publicKey, bootstrap: bootstrapValue(key) });
@@ -42,9 +39,40 @@ export function registerKeyCommands(program: Command): void {
     .description('the DID, kid and public key of the key file `hv` signs with')
     .addOption(fileOption())
     .action(async (o: { file?: string }) => {
-      const file = keyFile(o.file);
+      const { bootstrapValue, readOperatorKeyFile } = await keyFiles();
+      const file = await keyFile(o.file);
       const key = await readOperatorKeyFile(file);
       emit({ file, did: key.did, kid: key.kid, publicKey: key.publicKey, bootstrap: bootstrapValue(key) });
+    });
+  keys
+    .command('sign <command> <workflowId> [json]')
+    .description(
+      'sign a control command body (JSON argument or stdin) for someone else to send, e.g. to the HTTP API: prints ' +
+        'the body with your DID as its actor, its defaults filled in, and `auth`',
+    )
+    .addOption(fileOption())
+    .action(async (command: string, workflowId: string, json: string | undefined, o: { file?: string }) => {
+      const [{ readOperatorKeyFile, signerOf }, { isSignableCommand, signBody, SIGNABLE_COMMANDS }] = await Promise.all(
+        [keyFiles(), import('../signed-bodies.js')],
+      );
+      if (!isSignableCommand(command))
+        throw new HypervisorError(
+          ErrorType.InvalidInput,
+          `cannot sign ${command}: one of ${Object.keys(SIGNABLE_COMMANDS).join(', ')}`,
+        );
+      const text = json ?? (await readStdin());
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new HypervisorError(ErrorType.InvalidInput, 'the body must be a JSON object');
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new HypervisorError(ErrorType.InvalidInput, 'the body must be a JSON object');
+      const signer = signerOf(await readOperatorKeyFile(await keyFile(o.file)));
+      process.stdout.write(
+        `${JSON.stringify(signBody(signer, command, workflowId, body as Record<string, unknown>, { strict: true }))}\n`,
+      );
     });
 
   const operators = program.command('operators').description('the operator registry (signed by your key)');
@@ -67,4 +95,10 @@ export function registerKeyCommands(program: Command): void {
     .command('list')
     .description('every operator, its role and keys')
     .action(() => withClient(async (hv) => emit(await hv.operatorRegistry().directory())));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,20 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
 import { HypervisorClient } from '../../client/hypervisor-client.js';
-import { signedArgs } from '../../client/operator-signing.js';
-import { KillSwitchCommandInput, KillSwitchConfig } from '../../domain/kill-switch.js';
-import { ElevationRequest } from '../../domain/elevation.js';
-import {
-  ApproveJoinInput,
-  KillAgentInput,
-  QuarantineInput,
-  ReleaseQuarantineInput,
-  RevokeElevationInput,
-  TerminateSessionInput,
-} from '../../domain/session-types.js';
+import { SIGNABLE_COMMANDS, signBody, type SignableCommand } from '../../client/signed-bodies.js';
 import { agentWorkflowId, sessionWorkflowId } from '../../workflows/messages.js';
 import type { ApiConfig } from '../../api/config.js';
 import { buildApiServer } from '../../api/server.js';
@@ -36,30 +25,12 @@ export interface TestApi {
       key?: string;
       body?: unknown;
       headers?: Record<string, string>;
-      sign?: SignedCommandName;
+      sign?: SignableCommand;
       signAs?: string;
     },
   ): Promise<ApiResponse>;
   close(): Promise<void>;
 }
-
-/**
- * The operator commands a test signs itself, as an operator's own tool would before calling the API (which relays the
- * signed body unchanged), with the schema whose defaults the workflow will see.
- */
-const SIGNED_COMMANDS = {
-  requestKill: { schema: KillAgentInput, actor: 'authorizedBy' },
-  terminateSession: { schema: TerminateSessionInput, actor: 'authorizedBy' },
-  quarantineAgent: { schema: QuarantineInput, actor: 'authorizedBy' },
-  releaseQuarantine: { schema: ReleaseQuarantineInput, actor: 'authorizedBy' },
-  requestRevocation: { schema: RevokeElevationInput, actor: 'authorizedBy' },
-  approveJoin: { schema: ApproveJoinInput, actor: 'approverDid' },
-  requestElevation: { schema: ElevationRequest, actor: 'approvedBy' },
-  tripKillSwitch: { schema: KillSwitchCommandInput, actor: 'authorizedBy' },
-  unblockKillSwitch: { schema: KillSwitchCommandInput, actor: 'authorizedBy' },
-  configureKillSwitch: { schema: KillSwitchConfig, actor: null },
-} as const;
-export type SignedCommandName = keyof typeof SIGNED_COMMANDS;
 
 /** The target workflow of an API path: `/sessions/<id>/…` or `/agents/<did>/…`. */
 function targetOf(path: string): string {
@@ -69,18 +40,16 @@ function targetOf(path: string): string {
   throw new Error(`no signed commands on ${path}`);
 }
 
-/** `body` as `did` signs it for `cmd` on the path's workflow: complete (defaults filled), the actor named. */
-async function signedBody(cmd: SignedCommandName, path: string, did: string, body: unknown): Promise<object> {
+/** `body` as `did` signs it for `cmd` on the path's workflow, as an operator's tool (`hv keys sign`) would. */
+async function signedBody(cmd: SignableCommand, path: string, did: string, body: unknown): Promise<object> {
   const signer = await testKeyring.signerFor(did);
   if (!signer) throw new Error(`no test key for ${did}`);
-  const spec = SIGNED_COMMANDS[cmd];
-  const named: Record<string, unknown> = { ...(body as object) };
-  if (spec.actor) named[spec.actor] = did;
-  if (cmd === 'requestKill') named.killId ??= randomUUID();
-  // Invalid input (a test of the refusal) is signed as it is: the workflow refuses it after the signature checks.
-  const parsed = spec.schema.safeParse(named);
-  return signedArgs(signer, cmd, targetOf(path), parsed.success ? (parsed.data as object) : named);
+  return signBody(signer, cmd, targetOf(path), { ...(body as Record<string, unknown>), ...actorOf(cmd, did) });
 }
+const actorOf = (cmd: SignableCommand, did: string) => {
+  const { actor } = SIGNABLE_COMMANDS[cmd];
+  return actor ? { [actor]: did } : {};
+};
 
 export interface ApiResponse {
   status: number;
