@@ -64,7 +64,7 @@ describe('replay of recorded session histories', () => {
         (err: unknown) => (err instanceof DeterminismViolationError ? 'nondeterministic' : `${(err as Error).message}`),
       );
     expect(outcome).toEqual({
-      'agent-kill-switch.json': 'nondeterministic',
+      'agent-kill-switch.json': 'replays',
       'audit-retention.json': 'replays',
       'saga-compensated.json': 'replays',
       'session-continued-audit-v1.json': 'nondeterministic',
