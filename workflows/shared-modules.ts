@@ -15,6 +15,7 @@ import * as auditRebase from '../domain/audit-rebase.js';
 import * as auditVerify from '../domain/audit-verify.js';
 import * as breachDetector from '../domain/breach-detector.js';
 import * as elevation from '../domain/elevation.js';
+import * as enumValues from '../domain/enum-values.js';
 import * as errors from '../domain/errors.js';
 import * as identifiers from '../domain/identifiers.js';
 import * as intentLocks from '../domain/intent-locks.js';
@@ -67,6 +68,7 @@ const sharedModules: readonly object[] = [
   auditVerify,
   breachDetector,
   elevation,
+  enumValues,
   errors,
   identifiers,
   intentLocks,

@@ -111,6 +111,12 @@ describe('governance metrics on /metrics after the walk-through and a compensate
       'activity',
       'caller',
       'le',
+      // hypervisor_build_info: one series per worker build, bounded by the builds deployed.
+      'version',
+      'git_sha',
+      'build_id',
+      'deployment',
+      'versioning',
     ];
     const sdk = ['namespace', 'taskQueue', 'task_queue', 'workflowType', 'workflow_type', 'service_name', 'app'];
     const ours = samples.filter((s) => /^hypervisor_(?!process_|nodejs_)/.test(s.name));

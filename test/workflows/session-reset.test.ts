@@ -245,9 +245,18 @@ describe('the audit format of a session’s runs', () => {
         () => session.view(),
         (v) => v.runId !== firstRun,
       );
+      // The audit format's own patch marker (other patches and local activities record markers too).
       const markers = async (runId: string) =>
         ((await ctx.client.workflow.getHandle(session.workflow.workflowId, runId).fetchHistory()).events ?? []).filter(
-          (e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED,
+          (e) =>
+            e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+            Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((p) =>
+              (p.payloads ?? []).some((pl) =>
+                Buffer.from(pl.data ?? [])
+                  .toString('utf8')
+                  .includes('hv-audit-v2'),
+              ),
+            ),
         ).length;
       expect(await markers(firstRun)).toBe(1);
       expect(await markers(nextRun)).toBe(0);
