@@ -10,10 +10,17 @@ export function formatIssues(error: z.ZodError): string {
 
 /**
  * Parses untrusted input with `schema` or throws an `InvalidInput` failure listing every problem. Used at every edge:
- * client calls, update validators and workflow entry.
+ * client calls, update validators, signal handlers and workflow entry. Never throws anything else: a refinement that
+ * throws on exotic input (a stack overflow on deep nesting, say) is an invalid input too, so that inside a workflow
+ * a bad message fails its update or is dropped, never the workflow task.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input);
+  let result: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    result = schema.safeParse(input);
+  } catch (err) {
+    throw hvError(ErrorType.InvalidInput, `invalid ${what}: could not be read (${(err as Error).name})`, {});
+  }
   if (result.success) return result.data;
   throw hvError(ErrorType.InvalidInput, `invalid ${what}: ${formatIssues(result.error)}`, {
     issues: result.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })),

@@ -86,3 +86,12 @@ export const liability =
 
 /** Kill-switch admission and the durable block mirror. */
 export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>(ledgerOptions);
+
+/**
+ * A new session's check of its creator's kill switch (the Postgres mirror): local, so a session start costs no extra
+ * workflow task. Retried while the database is down (the session waits, failing closed).
+ */
+export const creatorAdmission = wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});

@@ -1,28 +1,35 @@
 import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
+  AgentWorkflowInput,
   adoptSessionTrip,
   BREAK_GLASS,
+  ConfigureKillSwitchInput,
+  KillSwitchCommand,
   killSwitchCopy,
   killSwitchView,
   newKillSwitch,
   operatorTrip,
   parseKillSwitchConfig,
+  RecordDecisionSignalInput,
   recordDecision,
+  RegisterSessionInput,
+  ReportDecisionsInput,
+  ReportKillSwitchTripInput,
   recordReportedDecisions,
   unblock,
   type KillSwitchState,
 } from '../domain/kill-switch.js';
 import { killSwitchMetrics } from '../domain/metrics.js';
+import { parseInput } from '../domain/validation.js';
 import { killSwitch } from './activity-proxies.js';
 import * as msg from './messages.js';
 import { countHits } from './metrics.js';
+import { Rejections } from './rejections.js';
+import { guard } from './session/errors.js';
 
 /** Start arguments: the identity and its kill-switch config, or the state carried over by continue-as-new. */
-export interface AgentWorkflowInput {
-  agentDid: string;
-  config?: Record<string, unknown>;
-  carried?: { state: KillSwitchState; sessions: string[]; fed?: Record<string, number> };
-}
+export type { AgentWorkflowInput };
 
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
 const MAX_SESSIONS = 500;
@@ -35,8 +42,10 @@ class AgentRun {
   readonly fed: Record<string, number>;
   /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
+  /** Signals refused because their input was invalid (shown by the status query). */
+  readonly rejections = new Rejections();
 
-  constructor(input: AgentWorkflowInput) {
+  constructor(input: z.output<typeof AgentWorkflowInput>) {
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
     this.sessions = [...(input.carried?.sessions ?? [])];
     this.fed = { ...input.carried?.fed };
@@ -102,7 +111,8 @@ class AgentRun {
  * is mirrored to Postgres for admission and kills the agent in every session it is in.
  */
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
-  const run = new AgentRun(input);
+  // Invalid start arguments fail the workflow with a non-retryable InvalidInput failure (docs/DESIGN.md §12).
+  const run = new AgentRun(parseInput(AgentWorkflowInput, input, 'agent workflow input'));
   registerHandlers(run);
   const { sessions, notices } = run;
 
@@ -141,64 +151,97 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
 
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
+  const { rejections } = run;
+  // Every signal is parsed first; an invalid one (or one its reducer refuses) is dropped and counted, never thrown.
   // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
-  wf.setHandler(msg.registerSessionSignal, ({ sessionId }) => {
-    run.remember(sessionId);
-    if (run.state.config.enabled) run.sendCopy(sessionId);
-  });
-  wf.setHandler(msg.reportDecisionsSignal, ({ sessionId, decisions }) => {
-    run.remember(sessionId);
-    const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
-    run.state = out.state;
-    run.fed[sessionId] = out.lastN;
-    if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
-  });
-  wf.setHandler(msg.reportKillSwitchTripSignal, (trip) => {
-    const out = adoptSessionTrip(run.state, trip);
-    run.state = out.state;
-    if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
-  });
+  wf.setHandler(msg.registerSessionSignal, (raw) =>
+    rejections.guarded('registerSession', () => {
+      const { sessionId } = parseInput(RegisterSessionInput, raw, 'registerSession');
+      run.remember(sessionId);
+      if (run.state.config.enabled) run.sendCopy(sessionId);
+    }),
+  );
+  wf.setHandler(msg.reportDecisionsSignal, (raw) =>
+    rejections.guarded('reportDecisions', () => {
+      const { sessionId, decisions } = parseInput(ReportDecisionsInput, raw, 'reportDecisions');
+      const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
+      run.remember(sessionId);
+      run.state = out.state;
+      run.fed[sessionId] = out.lastN;
+      if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
+    }),
+  );
+  wf.setHandler(msg.reportKillSwitchTripSignal, (raw) =>
+    rejections.guarded('reportKillSwitchTrip', () => {
+      const trip = parseInput(ReportKillSwitchTripInput, raw, 'reportKillSwitchTrip');
+      const out = adoptSessionTrip(run.state, trip);
+      run.state = out.state;
+      if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
+    }),
+  );
   // One decision at a time: what sessions sent before decisions were batched (kept for their histories).
-  wf.setHandler(msg.recordDecisionSignal, (d) => {
-    run.remember(d.sessionId);
-    const out = recordDecision(run.state, {
-      kind: d.kind,
-      atMs: Date.now(),
-      sessionId: d.sessionId,
-      decisionId: d.decisionId,
-    });
-    run.state = out.state;
-    if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
-  });
+  wf.setHandler(msg.recordDecisionSignal, (raw) =>
+    rejections.guarded('recordDecision', () => {
+      const d = parseInput(RecordDecisionSignalInput, raw, 'recordDecision');
+      const out = recordDecision(run.state, {
+        kind: d.kind,
+        atMs: Date.now(),
+        sessionId: d.sessionId,
+        decisionId: d.decisionId,
+      });
+      run.remember(d.sessionId);
+      run.state = out.state;
+      if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
+    }),
+  );
+  registerOperatorUpdates(run);
+  wf.setHandler(msg.getKillSwitchStatusQuery, () => ({
+    ...killSwitchView(run.state, Date.now()),
+    rejected: rejections.view(),
+  }));
+  wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
+}
+
+/**
+ * The operator's trip, unblock and configuration: each validator parses and dry-runs, so a refused command leaves no
+ * history; the handler parses again (on replay the validator does not run) under `guard`, so nothing fails the task.
+ */
+function registerOperatorUpdates(run: AgentRun): void {
+  const command = (raw: unknown, what: string) => parseInput(KillSwitchCommand, raw, what);
   wf.setHandler(
     msg.tripKillSwitchUpdate,
-    (cmd) => {
-      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
-      run.state = out.state;
-      if (out.changed) run.notifyOperator('tripped', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void operatorTrip(run.state, { ...cmd, atMs: Date.now() }) },
+    (raw) =>
+      guard(() => {
+        const cmd = command(raw, 'kill switch trip');
+        const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
+        run.state = out.state;
+        if (out.changed) run.notifyOperator('tripped', cmd);
+        return killSwitchView(run.state, Date.now());
+      }),
+    { validator: (raw) => void operatorTrip(run.state, { ...command(raw, 'kill switch trip'), atMs: Date.now() }) },
   );
   wf.setHandler(
     msg.unblockKillSwitchUpdate,
-    (cmd) => {
-      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
-      run.notifyOperator('unblocked', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (cmd: msg.KillSwitchCommand) => void unblock(run.state, { ...cmd, atMs: Date.now() }) },
+    (raw) =>
+      guard(() => {
+        const cmd = command(raw, 'kill switch unblock');
+        run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
+        run.notifyOperator('unblocked', cmd);
+        return killSwitchView(run.state, Date.now());
+      }),
+    { validator: (raw) => void unblock(run.state, { ...command(raw, 'kill switch unblock'), atMs: Date.now() }) },
   );
+  const config = (raw: unknown) =>
+    parseKillSwitchConfig(parseInput(ConfigureKillSwitchInput, raw, 'kill switch configuration'));
   wf.setHandler(
     msg.configureKillSwitchUpdate,
-    (config) => {
-      run.state = { ...run.state, config: parseKillSwitchConfig(config) };
-      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
-      run.sendCopy();
-      return killSwitchView(run.state, Date.now());
-    },
-    { validator: (config) => void parseKillSwitchConfig(config) },
+    (raw) =>
+      guard(() => {
+        run.state = { ...run.state, config: config(raw) };
+        // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
+        run.sendCopy();
+        return killSwitchView(run.state, Date.now());
+      }),
+    { validator: (raw) => void config(raw) },
   );
-  wf.setHandler(msg.getKillSwitchStatusQuery, () => killSwitchView(run.state, Date.now()));
-  wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
 }

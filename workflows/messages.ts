@@ -7,6 +7,7 @@ import type {
   AcquireLockInput,
   ActivateSessionInput,
   ApproveJoinInput,
+  AuditTailInput,
   AuthorizeInput,
   Decision,
   DeleteStateInput,
@@ -20,6 +21,7 @@ import type {
   KillAgentInput,
   LeaveSessionInput,
   ListStateInput,
+  LocksFilter,
   ReadStateInput,
   ReleaseLockInput,
   RestoreInput,
@@ -33,10 +35,19 @@ import type {
   WriteStateInput,
 } from '../domain/session-types.js';
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
-import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
+import type { HandOffStepsInput, RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { Vouch } from '../domain/liability.js';
-import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView, ReportedDecision } from '../domain/kill-switch.js';
+import type {
+  KillSwitchCommand,
+  KillSwitchNotice,
+  KillSwitchView,
+  RecordDecisionSignalInput,
+  RegisterSessionInput,
+  ReportDecisionsInput,
+  ReportKillSwitchTripInput,
+} from '../domain/kill-switch.js';
 import type * as workflows from './index.js';
+import type { RejectionsView } from './rejections.js';
 
 export type { KillSwitchCommand, KillSwitchNotice, StepHandOff };
 
@@ -90,19 +101,19 @@ export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('r
 
 // Inspection.
 // Agent identity (kill switch)
-export const registerSessionSignal = defineSignal<[{ sessionId: string }]>('registerSession');
-export const recordDecisionSignal =
-  defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
+export const registerSessionSignal = defineSignal<[RegisterSessionInput]>('registerSession');
+export const recordDecisionSignal = defineSignal<[RecordDecisionSignalInput]>('recordDecision');
 /** A session's decisions, in a batch with its audit flush (sent by the audit activity). */
-export const reportDecisionsSignal =
-  defineSignal<[{ sessionId: string; decisions: ReportedDecision[] }]>('reportDecisions');
+export const reportDecisionsSignal = defineSignal<[ReportDecisionsInput]>('reportDecisions');
 /** A session's own decision crossed the threshold in its copy of the window: the identity blocks it everywhere. */
-export const reportKillSwitchTripSignal =
-  defineSignal<[{ sessionId: string; decisionId: string; atMs: number }]>('reportKillSwitchTrip');
+export const reportKillSwitchTripSignal = defineSignal<[ReportKillSwitchTripInput]>('reportKillSwitchTrip');
 export const tripKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('tripKillSwitch');
 export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('unblockKillSwitch');
 export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
-export const getKillSwitchStatusQuery = defineQuery<KillSwitchView>('getKillSwitchStatus');
+/** The switch, and the signals the identity refused (invalid input; see workflows/rejections.ts). */
+export const getKillSwitchStatusQuery = defineQuery<KillSwitchView & { rejected?: RejectionsView }>(
+  'getKillSwitchStatus',
+);
 /** The sessions the identity joined, oldest first (the latest 500). */
 export const getSessionsQuery = defineQuery<string[]>('getSessions');
 export const killSwitchNoticeSignal = defineSignal<[KillSwitchNotice]>('killSwitchNotice');
@@ -118,9 +129,7 @@ export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 
 // Sagas
 /** Sent (through an activity) by a session that killed an agent: its in-flight steps are cancelled and handed off. */
-export const handOffStepsUpdate = defineUpdate<StepHandOff[], [{ agentDid: string; substituteDid?: string }]>(
-  'handOffSteps',
-);
+export const handOffStepsUpdate = defineUpdate<StepHandOff[], [HandOffStepsInput]>('handOffSteps');
 export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
 /** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */
 export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recordSagaEvent');
@@ -128,5 +137,5 @@ export const startSagaUpdate = defineUpdate<{ sagaId: string; workflowId: string
 
 export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
 export const listStateQuery = defineQuery<VfsListEntry[], [ListStateInput]>('listState');
-export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
-export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');
+export const getLocksQuery = defineQuery<IntentLock[], [LocksFilter?]>('getLocks');
+export const getAuditTailQuery = defineQuery<ChainedEntry[], [AuditTailInput?]>('getAuditTail');

@@ -2,7 +2,13 @@ import * as wf from '@temporalio/workflow';
 import { sagaEventMetrics } from '../../domain/metrics.js';
 import type { SagaDefinition, SagaStepDefinition } from '../../domain/saga-dsl.js';
 import { SagaLedger } from '../../domain/saga-run.js';
-import type { RecordSagaEventInput, SagaRunOptions, SagaStatus } from '../../domain/saga-types.js';
+import {
+  HandOffStepsInput,
+  type RecordSagaEventInput,
+  type SagaRunOptions,
+  type SagaStatus,
+} from '../../domain/saga-types.js';
+import { parseInput } from '../../domain/validation.js';
 import { HvSagaStatus, HvSessionId } from '../../domain/search-attributes.js';
 import {
   getSagaProgressQuery,
@@ -49,21 +55,26 @@ export class SagaRun {
   /** The progress query, and the hand-off a session asks for when it kills an agent whose steps are in flight. */
   registerHandlers(): void {
     wf.setHandler(getSagaProgressQuery, () => this.ledger.view);
-    wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => {
-      const out: StepHandOff[] = [];
-      for (const [stepId, entry] of this.inflight) {
-        if (entry.agentDid !== agentDid || entry.handoff) continue;
-        entry.handoff = { substituteDid: substituteDid ?? null };
-        entry.scope.cancel();
-        out.push({
-          sagaId: this.sagaId,
-          stepId,
-          disposition: substituteDid ? 'reassigned' : 'failed',
-          substituteDid: substituteDid ?? null,
-        });
-      }
-      return out;
-    });
+    // The validator refuses a malformed hand-off before it reaches history; the handler parses again for replays.
+    const parse = (raw: unknown) => parseInput(HandOffStepsInput, raw, 'step hand-off');
+    wf.setHandler(handOffStepsUpdate, (raw) => this.handOff(parse(raw)), { validator: (raw) => void parse(raw) });
+  }
+
+  /** Cancels the steps `agentDid` is running and hands them to the substitute (or fails them without one). */
+  private handOff({ agentDid, substituteDid }: HandOffStepsInput): StepHandOff[] {
+    const out: StepHandOff[] = [];
+    for (const [stepId, entry] of this.inflight) {
+      if (entry.agentDid !== agentDid || entry.handoff) continue;
+      entry.handoff = { substituteDid: substituteDid ?? null };
+      entry.scope.cancel();
+      out.push({
+        sagaId: this.sagaId,
+        stepId,
+        disposition: substituteDid ? 'reassigned' : 'failed',
+        substituteDid: substituteDid ?? null,
+      });
+    }
+    return out;
   }
 
   /** Marks the step as in flight under `agentDid`, in a fresh scope of its own. */

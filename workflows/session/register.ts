@@ -5,6 +5,7 @@ import type { OpContext, OpResult } from '../../domain/session/index.js';
 import * as model from '../../domain/session/index.js';
 import type { SessionData } from '../../domain/session-types.js';
 import { parseInput } from '../../domain/validation.js';
+import { rejectionText } from '../rejections.js';
 import { guard } from './errors.js';
 import type { SessionRun } from './run.js';
 
@@ -65,6 +66,21 @@ export function reducerUpdate<S extends z.ZodType, R>(
 }
 
 /**
+ * Runs `fn` once the creator is admitted (at once when it is). A refused admission fails an update with the refusal;
+ * `onRefused` decides what a signal does instead (it drops it: a signal cannot fail).
+ */
+function afterAdmission<T>(run: SessionRun, fn: () => T | Promise<T>, onRefused?: () => T): T | Promise<T> {
+  if (run.admission === 'admitted') return fn();
+  return wf
+    .condition(() => run.admission !== 'pending')
+    .then(() => {
+      if (run.admission === 'admitted') return fn();
+      if (onRefused) return onRefused();
+      throw run.refusal!;
+    });
+}
+
+/**
  * Registers an update. The validator parses the input, checks the audit gate and dry-runs the operation on the swept
  * state, so a request that would fail is rejected before it is written to history, and the handler that follows (same
  * state, same activation) cannot fail differently.
@@ -86,22 +102,24 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
   wf.setHandler(
     spec.def,
     prepare
-      ? async (raw) => {
-          const again = repeated();
-          if (again) return again.result as R;
-          const input = parsed(raw);
-          const prepared = await prepare(input);
-          run.sweep();
-          return answer(await spec.handle(input, prepared));
-        }
-      : (raw) => {
-          const again = repeated();
-          if (again) return again.result as R;
-          const input = parsed(raw);
-          run.sweep();
-          const out = spec.handle(input, undefined as P);
-          return out instanceof Promise ? out.then(answer) : answer(out);
-        },
+      ? (raw) =>
+          afterAdmission(run, async () => {
+            const again = repeated();
+            if (again) return again.result as R;
+            const input = parsed(raw);
+            const prepared = await prepare(input);
+            run.sweep();
+            return answer(await spec.handle(input, prepared));
+          })
+      : (raw) =>
+          afterAdmission(run, () => {
+            const again = repeated();
+            if (again) return again.result as R;
+            const input = parsed(raw);
+            run.sweep();
+            const out = spec.handle(input, undefined as P);
+            return out instanceof Promise ? out.then(answer) : answer(out);
+          }),
     {
       validator: (raw) => {
         if (repeated()) return;
@@ -116,13 +134,23 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
 
 /** Registers a signal: valid ones are applied like their update variant, invalid ones leave a `_rejected` entry. */
 export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: SignalSpec<S>): void {
-  wf.setHandler(spec.def, (raw) => {
+  const handle = (raw: unknown): void => {
     try {
       run.sweep();
       run.apply(spec.reducer(run.data, parseInput(spec.schema, raw, spec.what), run.ctx()));
     } catch (err) {
-      wf.log.warn(`ignored ${spec.what} signal`, { error: (err as Error).message });
-      run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
+      // Bounded: the error of a huge input must not make a huge entry.
+      const error = rejectionText(err);
+      wf.log.warn(`ignored ${spec.what} signal`, { error });
+      run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error } }]);
     }
-  });
+  };
+  // A signal to a session whose creator was refused is dropped: there is no session to record it in.
+  wf.setHandler(spec.def, (raw) =>
+    afterAdmission(
+      run,
+      () => handle(raw),
+      () => undefined,
+    ),
+  );
 }

@@ -6,6 +6,7 @@ import { GovernanceCounter, sessionEventMetrics } from '../../domain/metrics.js'
 import * as model from '../../domain/session/index.js';
 import {
   CreateSessionInput,
+  SessionWorkflowArgs,
   type SessionCommitment,
   type SessionData,
   type SessionEvent,
@@ -43,9 +44,18 @@ export class SessionRun {
   committed = false;
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   handingOver = false;
+  /**
+   * A new session waits for its creator's admission (kill switch) before any message takes effect: handlers wait for
+   * it, and a refusal fails them and the workflow with {@link refusal} (workflows/session/register.ts).
+   */
+  admission: 'pending' | 'admitted' | 'refused' = 'admitted';
+  refusal: wf.ApplicationFailure | null = null;
   private readonly info = wf.workflowInfo();
 
+  /** Throws a non-retryable `InvalidInput` failure for invalid start arguments (the workflow fails, never its task). */
   constructor(input: SessionWorkflowInput) {
+    parseInput(SessionWorkflowArgs, input, 'session workflow input');
+    // The carried state is adopted as it came (its shape checked above), so a hand-over changes nothing in it.
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
     this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
     this.followUps = new FollowUps(input);
