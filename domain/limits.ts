@@ -8,6 +8,13 @@ import { utf8ByteLength } from './sha256.js';
 export const TEMPORAL_LIMITS = {
   /** `limit.blobSize.error`: one payload (an update's input, an activity's input, a continue-as-new's state). */
   payloadBytes: 2 * 1024 * 1024,
+  /**
+   * `history.maxInFlightUpdatePayloads`: the updates a workflow has in flight, together. Also the largest update the
+   * server admits, which matters: the worker's answer to an update (acceptance or rejection) carries the update's
+   * request, and an answer larger than `payloadBytes` makes the server terminate the workflow. So no update may come
+   * near `payloadBytes`; this leaves room for the failure beside the request.
+   */
+  updatePayloadBytes: 1536 * 1024,
   /** The gRPC message limit: a whole request or response (a query's answer, a workflow task's commands). */
   grpcMessageBytes: 4 * 1024 * 1024,
   /** One search attribute value (keyword list included). */
@@ -22,12 +29,13 @@ export const TEMPORAL_LIMITS = {
  * The server-side limits the hypervisor's Temporal namespace is configured with (`--dynamic-config-value` for the dev
  * server, worker/temporal-dev-server.ts; the same keys in production's dynamic config, docs/DESIGN.md §12). They are
  * Temporal 1.29's defaults made explicit, so a message too large for the hypervisor is refused at the frontend
- * (`limit.blobSize.error` covers starts and signals; updates are refused by their validators) and a history that grows
- * anyway ends at a known size. The payload limit cannot be lower: a session's continue-as-new state is up to 1.8 MiB.
+ * (`limit.blobSize.error` covers starts and signals, `history.maxInFlightUpdatePayloads` updates) and a history that
+ * grows anyway ends at a known size. The payload limit cannot be lower: a session's continue-as-new state is up to 1.8 MiB.
  */
 export const TEMPORAL_DYNAMIC_CONFIG = {
   'limit.blobSize.error': TEMPORAL_LIMITS.payloadBytes,
   'limit.blobSize.warn': 512 * 1024,
+  'history.maxInFlightUpdatePayloads': TEMPORAL_LIMITS.updatePayloadBytes,
   'limit.historySize.error': TEMPORAL_LIMITS.historyBytes,
   'limit.historySize.warn': 10 * 1024 * 1024,
   'limit.historyCount.error': TEMPORAL_LIMITS.historyEvents,
