@@ -62,6 +62,10 @@ export const MESSAGE_LIMITS = {
   sagaDefinitionBytes: 256 * 1024,
   /** The error text kept when a signal is rejected (its `_rejected` entry, the rejection list of a status query). */
   rejectionChars: 500,
+  /** Nesting of arrays and objects in any message (saga metadata: 32 of its own, inside the definition). */
+  maxNesting: 64,
+  /** … and in a start argument, whose carried state holds messages' content a few levels down. */
+  maxStartNesting: 128,
   /** Rejected messages an identity or a saga lists in its status (the newest; the count covers all of them). */
   rejectionsKept: 20,
 } as const;

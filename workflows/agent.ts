@@ -21,6 +21,7 @@ import {
   type KillSwitchState,
 } from '../domain/kill-switch.js';
 import { killSwitchMetrics } from '../domain/metrics.js';
+import { MESSAGE_LIMITS } from '../domain/limits.js';
 import { parseInput } from '../domain/validation.js';
 import { killSwitch } from './activity-proxies.js';
 import * as msg from './messages.js';
@@ -112,7 +113,7 @@ class AgentRun {
  */
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   // Invalid start arguments fail the workflow with a non-retryable InvalidInput failure (docs/DESIGN.md §12).
-  const run = new AgentRun(parseInput(AgentWorkflowInput, input, 'agent workflow input'));
+  const run = new AgentRun(parseInput(AgentWorkflowInput, input, 'agent workflow input', MESSAGE_LIMITS.maxStartNesting));
   registerHandlers(run);
   const { sessions, notices } = run;
 

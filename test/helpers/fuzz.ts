@@ -71,7 +71,7 @@ export function messageArbitrary(valid: Record<string, unknown>): fc.Arbitrary<u
 }
 
 /** How long an update may take before the fuzz suite counts it refused (a valid one answers in well under that). */
-const UPDATE_DEADLINE_MS = 3_000;
+const UPDATE_DEADLINE_MS = 5_000;
 
 /** One message of one workflow: its kind, its name, a valid example, and how to send it. */
 export interface FuzzMessage {
@@ -122,16 +122,17 @@ export function messagesOf(
 }
 
 /** The outcome of one sent message, as the fuzz suite counts them. */
-export type Outcome = 'accepted' | 'refused' | 'skipped';
+export type Outcome = 'accepted' | 'refused' | 'skipped' | 'unanswered';
 
 /** Sends every message with at most `concurrency` in flight; a rejection is a refusal, never a test failure. */
 export async function sendAll(
   items: { message: FuzzMessage; payload: unknown }[],
   concurrency: number,
-): Promise<Map<string, Record<Outcome, number>>> {
+): Promise<{ counts: Map<string, Record<Outcome, number>>; unanswered: string[] }> {
+  const unanswered: string[] = [];
   const counts = new Map<string, Record<Outcome, number>>();
   const count = (key: string, outcome: Outcome) => {
-    const c = counts.get(key) ?? { accepted: 0, refused: 0, skipped: 0 };
+    const c = counts.get(key) ?? { accepted: 0, refused: 0, skipped: 0, unanswered: 0 };
     c[outcome]++;
     counts.set(key, c);
   };
@@ -144,15 +145,32 @@ export async function sendAll(
         count(key, 'skipped');
         continue;
       }
-      const ok = await message.send(payload).then(
-        () => true,
-        () => false,
-      );
-      count(key, ok ? 'accepted' : 'refused');
+      const outcome = await answerOf(message.send(payload));
+      if (outcome === 'unanswered') unanswered.push(`${message.target}.${message.name}`);
+      count(key, outcome);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-  return counts;
+  return { counts, unanswered };
+}
+
+/** How long a call may stay unanswered before the suite stops waiting for it (and says which one it was). */
+const ANSWER_TIMEOUT_MS = 15_000;
+
+async function answerOf(call: Promise<unknown>): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => resolve('unanswered'), ANSWER_TIMEOUT_MS);
+  });
+  const answered = call.then(
+    (): Outcome => 'accepted',
+    (): Outcome => 'refused',
+  );
+  try {
+    return await Promise.race([answered, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -215,7 +215,7 @@ describe('fuzz: every message of every workflow', () => {
         const items = [...plan(starts, startCount, SEED), ...plan(others, RUNS - startCount, SEED + 1_000)];
 
         const t0 = Date.now();
-        const counts = await sendAll(items, 16);
+        const { counts, unanswered } = await sendAll(items, 8);
         const sendMs = Date.now() - t0;
 
         for (const handle of [t.session.workflow, t.identity, t.saga]) {
@@ -271,8 +271,10 @@ describe('fuzz: every message of every workflow', () => {
           JSON.stringify(Object.fromEntries(counts)),
           `starts ended: ${JSON.stringify(endings)}`,
           `WorkflowTaskFailed: ${failed}, WorkflowTaskTimedOut: ${timedOut}`,
+          `unanswered: ${JSON.stringify(unanswered)}`,
         );
         expect(failed).toBe(0);
+        expect(unanswered).toEqual([]);
         // A refused start fails with a typed, non-retryable failure; nothing fails untyped or times out.
         expect(Object.keys(endings).filter((e) => e === 'FAILED:untyped' || e === 'TIMED_OUT')).toEqual([]);
         expect(items.length).toBeGreaterThanOrEqual(RUNS);

@@ -6,6 +6,7 @@ import {
   type RecordSagaEventInput,
   type SagaView,
 } from '../../domain/saga-types.js';
+import { MESSAGE_LIMITS } from '../../domain/limits.js';
 import { parseInput } from '../../domain/validation.js';
 import { liability } from '../activity-proxies.js';
 import { compensate, escalate } from './compensation.js';
@@ -26,7 +27,7 @@ export type { SagaWorkflowInput };
 export async function sagaWorkflow(raw: SagaWorkflowInput): Promise<SagaView> {
   // Invalid start arguments fail the saga with a non-retryable typed failure (InvalidInput, SagaDefinitionInvalid)
   // before it does anything: no step runs, nothing is reported (docs/DESIGN.md §12).
-  const input = parseInput(SagaWorkflowInput, raw, 'saga workflow input');
+  const input = parseInput(SagaWorkflowInput, raw, 'saga workflow input', MESSAGE_LIMITS.maxStartNesting);
   const definition = parseSagaDefinition(input.definition);
   const options = parseInput(SagaRunOptions, input.options ?? {}, 'saga options');
   const run = new SagaRun(input.sagaId, definition, options);

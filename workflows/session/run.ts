@@ -12,6 +12,7 @@ import {
   type SessionEvent,
   type TerminateSessionInput,
 } from '../../domain/session-types.js';
+import { MESSAGE_LIMITS } from '../../domain/limits.js';
 import { parseInput } from '../../domain/validation.js';
 import { countHits, observeOutboxDepth } from '../metrics.js';
 import { AuditTrail, type CarriedOutbox } from './audit-outbox.js';
@@ -54,7 +55,7 @@ export class SessionRun {
 
   /** Throws a non-retryable `InvalidInput` failure for invalid start arguments (the workflow fails, never its task). */
   constructor(input: SessionWorkflowInput) {
-    parseInput(SessionWorkflowArgs, input, 'session workflow input');
+    parseInput(SessionWorkflowArgs, input, 'session workflow input', MESSAGE_LIMITS.maxStartNesting);
     // The carried state is adopted as it came (its shape checked above), so a hand-over changes nothing in it.
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());
     this.audit = new AuditTrail(this.data.sessionId, input, { rebased: (result) => this.rebased(result) });
