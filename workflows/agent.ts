@@ -113,7 +113,9 @@ class AgentRun {
  */
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   // Invalid start arguments fail the workflow with a non-retryable InvalidInput failure (docs/DESIGN.md §12).
-  const run = new AgentRun(parseInput(AgentWorkflowInput, input, 'agent workflow input', MESSAGE_LIMITS.maxStartNesting));
+  const run = new AgentRun(
+    parseInput(AgentWorkflowInput, input, 'agent workflow input', MESSAGE_LIMITS.maxStartNesting),
+  );
   registerHandlers(run);
   const { sessions, notices } = run;
 

@@ -235,13 +235,17 @@ describe('fuzz: every message of every workflow', () => {
         // No task failure anywhere, no target closed; each fuzzed start ran or was refused with a typed failure.
         let failed = 0;
         let timedOut = 0;
+        let unhandled = 0;
+        const causes: string[] = [];
         for (const handle of [t.session.workflow, t.identity, t.saga]) {
           expect((await handle.describe()).status.name).toBe('RUNNING');
           const runs = new Set([...(await runIdsOf(ctx.client, handle.workflowId)), (await handle.describe()).runId]);
           for (const runId of runs) {
             const out = await taskFailuresIn(ctx.client, handle.workflowId, runId);
+            if (out.cause) causes.push(`${handle.workflowId}: ${out.cause}`);
             failed += out.failed;
             timedOut += out.timedOut;
+            unhandled += out.unhandledCommand;
           }
         }
         const endings: Record<string, number> = {};
@@ -252,8 +256,10 @@ describe('fuzz: every message of every workflow', () => {
             (d) => d.status.name !== 'RUNNING' || d.historyLength >= 3,
           );
           const out = await taskFailuresIn(ctx.client, workflowId);
+          if (out.cause) causes.push(`${workflowId}: ${out.cause}`);
           failed += out.failed;
           timedOut += out.timedOut;
+          unhandled += out.unhandledCommand;
           let ending: string = closed.status.name;
           if (ending === 'FAILED') {
             const failure: unknown = await handle.result().then(
@@ -270,8 +276,9 @@ describe('fuzz: every message of every workflow', () => {
           `[fuzz] seed ${SEED}: ${items.length} messages in ${sendMs} ms`,
           JSON.stringify(Object.fromEntries(counts)),
           `starts ended: ${JSON.stringify(endings)}`,
-          `WorkflowTaskFailed: ${failed}, WorkflowTaskTimedOut: ${timedOut}`,
+          `WorkflowTaskFailed: ${failed} (+ ${unhandled} UnhandledCommand), WorkflowTaskTimedOut: ${timedOut}`,
           `unanswered: ${JSON.stringify(unanswered)}`,
+          `task failures: ${JSON.stringify(causes)}`,
         );
         expect(failed).toBe(0);
         expect(unanswered).toEqual([]);

@@ -227,7 +227,8 @@ describe('blocked creator (checked by the session workflow itself)', () => {
       await hv.agent(creatorDid).trip({ reason: 'suspicious', authorizedBy: 'did:mesh:sre' });
       // The mirror is written before the trip is announced; wait for it as admission reads it.
       await eventually(
-        async () => (await testPool().query('SELECT 1 FROM kill_switch_blocks WHERE agent_did = $1', [creatorDid])).rowCount,
+        async () =>
+          (await testPool().query('SELECT 1 FROM kill_switch_blocks WHERE agent_did = $1', [creatorDid])).rowCount,
         (n) => n === 1,
       );
       await expectHvError(hv.createSession({ creatorDid }), ErrorType.KillSwitchTripped);
@@ -249,7 +250,8 @@ describe('blocked creator (checked by the session workflow itself)', () => {
       // Once unblocked, the same creator opens sessions again.
       await hv.agent(creatorDid).unblock({ reason: 'cleared', authorizedBy: 'did:mesh:sre' });
       await eventually(
-        async () => (await testPool().query('SELECT 1 FROM kill_switch_blocks WHERE agent_did = $1', [creatorDid])).rowCount,
+        async () =>
+          (await testPool().query('SELECT 1 FROM kill_switch_blocks WHERE agent_did = $1', [creatorDid])).rowCount,
         (n) => n === 0,
       );
       const again = await hv.createSession({ creatorDid });
