@@ -56,6 +56,14 @@ export function createKillSwitchActivities(deps: KillSwitchDeps) {
       return { standing, killSwitch };
     },
 
+    /**
+     * The identity's block as Postgres mirrors it, or null: what a new session checks of its creator (run as a local
+     * activity, the one I/O of a session start). The agent workflow mirrors a block before it announces it.
+     */
+    async findKillSwitchBlock(input: { agentDid: string }): Promise<MirroredKillSwitchBlock | null> {
+      return await readKillSwitchBlock(deps.pool, input.agentDid);
+    },
+
     /** Mirrors the agent workflow's block (or its removal) into Postgres; the first block record is kept. */
     async mirrorKillSwitchBlock(input: { agentDid: string; block: MirroredKillSwitchBlock | null }): Promise<void> {
       await writeKillSwitchBlock(deps.pool, input.agentDid, input.block);

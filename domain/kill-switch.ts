@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { ErrorType, hvError } from './errors.js';
 import type { InternalAuth, RejectedLog } from './internal-signature.js';
 import { AgentDid } from './identifiers.js';
+import { MESSAGE_LIMITS } from './limits.js';
+import { MAX_NONCES } from './operator-command.js';
 import { parseInput } from './validation.js';
 
 /**
@@ -381,11 +383,38 @@ export function assertNotBlocked(state: KillSwitchState): void {
   if (state.blocked !== null) throw killSwitchTripped(state.agentDid, state.blocked);
 }
 
-/** An operator's trip or unblock of an identity's kill switch. */
-export interface KillSwitchCommand {
-  reason: string;
-  authorizedBy: string;
-}
+/** An operator's trip or unblock of an identity's kill switch (the `tripKillSwitch` / `unblockKillSwitch` updates). */
+export const KillSwitchCommand = z.strictObject({
+  reason: OperatorInput.shape.reason,
+  authorizedBy: OperatorInput.shape.authorizedBy,
+});
+export type KillSwitchCommand = z.input<typeof KillSwitchCommand>;
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Messages between sessions and identities: every one is parsed by its receiver (docs/DESIGN.md §12).
+
+/** A DID as an identity workflow knows it: any bounded string (anonymous identities included, see {@link isAnonymous}). */
+const IdentityDid = z.string().max(MESSAGE_LIMITS.idChars);
+const MessageId = z.string().min(1).max(MESSAGE_LIMITS.idChars);
+const Time = z.number().finite();
+
+const KillSwitchBlockSchema = z.strictObject({
+  atMs: Time,
+  reason: z.string().max(MESSAGE_LIMITS.textChars),
+  trigger: z.enum(['deny_rate', 'operator']),
+  authorizedBy: z.string().max(MESSAGE_LIMITS.idChars).nullable(),
+  sessionId: MessageId.nullable(),
+  decisionId: MessageId.nullable(),
+});
+
+/** A kill-switch state as it travels (a session's copy, or an identity's state across continue-as-new). */
+export const KillSwitchStateSchema = z.strictObject({
+  agentDid: IdentityDid,
+  config: KillSwitchConfig,
+  events: z.array(z.strictObject({ atMs: Time, denied: z.boolean() })).max(MAX_EVENTS),
+  blocked: KillSwitchBlockSchema.nullable(),
+  trips: z.number().int().min(0),
+});
 
 /** An operator's trip or unblock as the identity workflow parses it, once `authorizedBy` is the command's signer. */
 export const KillSwitchCommandInput = z.strictObject({
@@ -394,23 +423,60 @@ export const KillSwitchCommandInput = z.strictObject({
 });
 
 /** What an agent workflow tells each session the identity is in when its kill switch trips or is lifted. */
-export interface KillSwitchNotice {
-  agentDid: string;
+export const KillSwitchNotice = z.strictObject({
+  agentDid: IdentityDid,
   /** `configured`: the operator changed the switch's settings; the session refreshes its copy from `copy`. */
-  event: 'tripped' | 'unblocked' | 'configured';
-  trigger: 'deny_rate' | 'operator';
-  reason: string;
-  authorizedBy: string | null;
-  trippingSessionId: string | null;
-  decisionId: string | null;
-  windowSeconds: number;
+  event: z.enum(['tripped', 'unblocked', 'configured']),
+  trigger: z.enum(['deny_rate', 'operator']),
+  reason: z.string().max(MESSAGE_LIMITS.textChars),
+  authorizedBy: z.string().max(MESSAGE_LIMITS.idChars).nullable(),
+  trippingSessionId: MessageId.nullable(),
+  decisionId: MessageId.nullable(),
+  windowSeconds: z.number().int().positive(),
   /** The identity's window after the change, for the session's copy (see {@link KillSwitchCopy}). */
-  copy?: KillSwitchCopy;
-  /** The identity's notice counter: a session accepts each identity's notices in increasing order only (replay guard). */
-  seq?: number;
-  /** The internal signature (domain/internal-signature.ts); required of every notice since `hv-internal-auth`. */
-  auth?: InternalAuth;
-}
+  copy: KillSwitchStateSchema.extend({
+    events: KillSwitchStateSchema.shape.events.max(COPY_EVENTS),
+  }).optional(),
+});
+/**
+ * A notice as sent: the identity's notice counter `seq` (a session accepts each identity's notices in increasing
+ * order only, a replay guard) and the internal signature `auth` (domain/internal-signature.ts, required since
+ * `hv-internal-auth`) ride beside the fields the schema checks; the session verifies and strips them first.
+ */
+export type KillSwitchNotice = z.output<typeof KillSwitchNotice> & { seq?: number; auth?: InternalAuth };
+
+/** `registerSession`: a session the identity joined (sent by the `admitAgent` activity). */
+export const RegisterSessionInput = z.strictObject({ sessionId: MessageId });
+export type RegisterSessionInput = z.input<typeof RegisterSessionInput>;
+
+export const ReportedDecisionSchema = z.strictObject({
+  n: z.number().int().min(0),
+  kind: z.string().max(MESSAGE_LIMITS.kindChars),
+  atMs: Time,
+  decisionId: MessageId,
+});
+
+/** `reportDecisions`: a session's decisions, in a batch with its audit flush (sent by the audit activity). */
+export const ReportDecisionsInput = z.strictObject({
+  sessionId: MessageId,
+  decisions: z.array(ReportedDecisionSchema).max(MESSAGE_LIMITS.decisionsPerReport),
+});
+export type ReportDecisionsInput = z.input<typeof ReportDecisionsInput>;
+
+/** `reportKillSwitchTrip`: a session's own decision crossed the threshold in its copy of the window. */
+export const ReportKillSwitchTripInput = z.strictObject({ sessionId: MessageId, decisionId: MessageId, atMs: Time });
+export type ReportKillSwitchTripInput = z.input<typeof ReportKillSwitchTripInput>;
+
+/** `recordDecision`: one decision at a time, as sessions sent them before decisions were batched. */
+export const RecordDecisionSignalInput = z.strictObject({
+  kind: z.string().max(MESSAGE_LIMITS.kindChars),
+  sessionId: MessageId,
+  decisionId: MessageId,
+});
+export type RecordDecisionSignalInput = z.input<typeof RecordDecisionSignalInput>;
+
+/** `configureKillSwitch`: a `kill_switch` block, parsed by {@link parseKillSwitchConfig} (`null` means defaults). */
+export const ConfigureKillSwitchInput = z.record(z.string().max(64), z.unknown()).nullable();
 
 export interface KillSwitchView {
   agentDid: string;
@@ -440,3 +506,27 @@ export function killSwitchView(state: KillSwitchState, nowMs: number): KillSwitc
     config: { ...state.config },
   };
 }
+
+/** The start arguments of an identity workflow: the identity and its config, or the state continue-as-new carried. */
+export const AgentWorkflowInput = z.strictObject({
+  agentDid: IdentityDid,
+  config: ConfigureKillSwitchInput.optional(),
+  carried: z
+    .strictObject({
+      state: KillSwitchStateSchema,
+      sessions: z.array(MessageId).max(MESSAGE_LIMITS.sessionsPerIdentity),
+      fed: z
+        .record(MessageId, z.number().int().min(0))
+        .refine((fed) => Object.keys(fed).length <= MESSAGE_LIMITS.sessionsPerIdentity, 'too many sessions in fed')
+        .optional(),
+      /** The last notice number given (internal-message replay guard). */
+      noticeSeq: z.number().int().min(0).optional(),
+      /** Nonces of accepted operator commands, until they expire (operator-command.ts). */
+      nonces: z
+        .record(z.string().max(MESSAGE_LIMITS.idChars), z.number())
+        .refine((nonces) => Object.keys(nonces).length <= MAX_NONCES, 'too many nonces')
+        .optional(),
+    })
+    .optional(),
+});
+export type AgentWorkflowInput = z.input<typeof AgentWorkflowInput>;

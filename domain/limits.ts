@@ -8,6 +8,13 @@ import { utf8ByteLength } from './sha256.js';
 export const TEMPORAL_LIMITS = {
   /** `limit.blobSize.error`: one payload (an update's input, an activity's input, a continue-as-new's state). */
   payloadBytes: 2 * 1024 * 1024,
+  /**
+   * `history.maxInFlightUpdatePayloads`: the updates a workflow has in flight, together. Also the largest update the
+   * server admits, which matters: the worker's answer to an update (acceptance or rejection) carries the update's
+   * request, and an answer larger than `payloadBytes` makes the server terminate the workflow. So no update may come
+   * near `payloadBytes`; this leaves room for the failure beside the request.
+   */
+  updatePayloadBytes: 1536 * 1024,
   /** The gRPC message limit: a whole request or response (a query's answer, a workflow task's commands). */
   grpcMessageBytes: 4 * 1024 * 1024,
   /** One search attribute value (keyword list included). */
@@ -16,6 +23,51 @@ export const TEMPORAL_LIMITS = {
   historyEvents: 51_200,
   /** `limit.historySize.error`: … or past this many bytes of history. */
   historyBytes: 50 * 1024 * 1024,
+} as const;
+
+/**
+ * The server-side limits the hypervisor's Temporal namespace is configured with (`--dynamic-config-value` for the dev
+ * server, worker/temporal-dev-server.ts; the same keys in production's dynamic config, docs/DESIGN.md §12). They are
+ * Temporal 1.29's defaults made explicit, so a message too large for the hypervisor is refused at the frontend
+ * (`limit.blobSize.error` covers starts and signals, `history.maxInFlightUpdatePayloads` updates) and a history that
+ * grows anyway ends at a known size. The payload limit cannot be lower: a session's continue-as-new state is up to 1.8 MiB.
+ */
+export const TEMPORAL_DYNAMIC_CONFIG = {
+  'limit.blobSize.error': TEMPORAL_LIMITS.payloadBytes,
+  'limit.blobSize.warn': 512 * 1024,
+  'history.maxInFlightUpdatePayloads': TEMPORAL_LIMITS.updatePayloadBytes,
+  'limit.historySize.error': TEMPORAL_LIMITS.historyBytes,
+  'limit.historySize.warn': 10 * 1024 * 1024,
+  'limit.historyCount.error': TEMPORAL_LIMITS.historyEvents,
+  'limit.historyCount.warn': 10_240,
+} as const;
+
+/**
+ * Bounds of every message field that is not bounded by its own domain rule (docs/DESIGN.md §12): an identifier, a
+ * free text, a decision kind, a batch. Far below the payload limit, so whatever a workflow copies from a message into
+ * an entry, an activity input or its carried state stays small.
+ */
+export const MESSAGE_LIMITS = {
+  /** Ids that are not DIDs in the identifier grammar (decision ids, session ids as identities know them). */
+  idChars: 512,
+  /** Reasons and other free text copied into entries. */
+  textChars: 2048,
+  /** A decision kind (`allow`, `deny`, `advisory_deny`, …). */
+  kindChars: 64,
+  /** Decisions in one report: a session's outbox holds at most `CARRY_BUDGET.outboxBytes` of them (≈ 4,500). */
+  decisionsPerReport: 10_000,
+  /** Sessions an identity carries through continue-as-new (workflows/agent.ts). */
+  sessionsPerIdentity: 500,
+  /** A saga definition or its options as `startSaga` receives them (JSON size). */
+  sagaDefinitionBytes: 256 * 1024,
+  /** The error text kept when a signal is rejected (its `_rejected` entry, the rejection list of a status query). */
+  rejectionChars: 500,
+  /** Nesting of arrays and objects in any message (saga metadata: 32 of its own, inside the definition). */
+  maxNesting: 64,
+  /** … and in a start argument, whose carried state holds messages' content a few levels down. */
+  maxStartNesting: 128,
+  /** Rejected messages an identity or a saga lists in its status (the newest; the count covers all of them). */
+  rejectionsKept: 20,
 } as const;
 
 /**

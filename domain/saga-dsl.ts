@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { sha256Hex, type Json } from './audit-chain.js';
 import { ErrorType, hvError } from './errors.js';
 import { AgentDid, SessionId, identifier } from './identifiers.js';
+import { jsonBytes } from './limits.js';
 
 /**
  * The saga definition language of the reference (README "Saga DSL"): a named list of steps, each an action run by one
@@ -24,6 +25,8 @@ export const SAGA_LIMITS = {
   maxCheckpointGoalLength: 500,
   /** Nesting depth of metadata values; also what stops a cyclic (aliased) structure. */
   maxMetadataDepth: 32,
+  /** JSON size of the metadata: it travels with the definition into activity inputs and the saga's answers. */
+  maxMetadataBytes: 16 * 1024,
 } as const;
 
 /** How the value a field received reads in an error message. */
@@ -144,6 +147,8 @@ const Metadata = z
     const problems: PathIssue[] = [];
     jsonProblems(value, [], 0, problems);
     for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+    if (problems.length === 0 && jsonBytes(value) > SAGA_LIMITS.maxMetadataBytes)
+      ctx.addIssue({ code: 'custom', message: `exceeds ${SAGA_LIMITS.maxMetadataBytes} bytes of JSON` });
   })
   .transform((value) => cloneJson(value) as Record<string, Json>);
 

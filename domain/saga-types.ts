@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Json } from './audit-chain.js';
 import { AgentDid, identifier } from './identifiers.js';
+import { MESSAGE_LIMITS, jsonBytes } from './limits.js';
 
 /** Step states (docs/DESIGN.md §R7), plus `skipped`: a step whose checkpoint goal was already achieved in an earlier run. */
 export type StepState =
@@ -115,10 +116,31 @@ export interface StepInvocation {
 
 export const StepRejectedType = 'StepRejected';
 
+/** An object whose JSON stays below {@link MESSAGE_LIMITS.sagaDefinitionBytes} (its content is parsed further on). */
+const boundedRecord = (what: string) =>
+  z
+    .record(z.string(), z.unknown())
+    .refine(
+      (value) => jsonBytes(value) <= MESSAGE_LIMITS.sagaDefinitionBytes,
+      `${what} exceeds ${MESSAGE_LIMITS.sagaDefinitionBytes} bytes of JSON`,
+    );
+
 /** A session starting a saga of its own (the definition's session_id must be this session, or is filled in). */
 export const StartSagaInput = z.strictObject({
   sagaId: identifier('sagaId').optional(),
-  definition: z.record(z.string(), z.unknown()),
-  options: z.record(z.string(), z.unknown()).optional(),
+  definition: boundedRecord('definition'),
+  options: boundedRecord('options').optional(),
 });
 export type StartSagaInput = z.input<typeof StartSagaInput>;
+
+/** The start arguments of a saga workflow; the definition is then parsed by `parseSagaDefinition`, the options here. */
+export const SagaWorkflowInput = z.strictObject({
+  sagaId: identifier('sagaId'),
+  definition: boundedRecord('definition'),
+  options: boundedRecord('options').optional(),
+});
+export type SagaWorkflowInput = z.input<typeof SagaWorkflowInput>;
+
+/** `handOffSteps`: a session killed `agentDid`; its steps in flight go to `substituteDid` (or fail without one). */
+export const HandOffStepsInput = z.strictObject({ agentDid: AgentDid, substituteDid: AgentDid.optional() });
+export type HandOffStepsInput = z.input<typeof HandOffStepsInput>;

@@ -8,11 +8,14 @@ import type { BreachWindow, BreachSeverity } from './breach-detector.js';
 import type { Elevation } from './elevation.js';
 import type { KillSwitchBlock, KillSwitchCopy } from './kill-switch.js';
 import { ElevationRequest } from './elevation.js';
-import { AgentDid, SessionId, identifier } from './identifiers.js';
+import { AgentDid, MAX_IDENTIFIER_LENGTH, SessionId, identifier } from './identifiers.js';
+import { KillSwitchStateSchema } from './kill-switch.js';
+import { MAX_AUDIT_BACKLOG, MESSAGE_LIMITS, RECENT_ENTRIES } from './limits.js';
+import { MAX_NONCES } from './operator-command.js';
 import type { IntentLock, LockTable } from './intent-locks.js';
 import { LockIntent } from './intent-locks.js';
 import type { Ring } from './rings.js';
-import { SessionConfig } from './session-config.js';
+import { MAX_PARTICIPANTS_LIMIT, SessionConfig } from './session-config.js';
 import type { VfsState } from './vfs.js';
 
 /** A session is handshaking from its first moment (agents join), active once activated, then terminating → archived. */
@@ -43,6 +46,90 @@ export const CreateSessionInput = z
   })
   .strict();
 export type CreateSessionInput = z.input<typeof CreateSessionInput>;
+
+const AnyObject = z.looseObject({});
+const Time = z.number().finite();
+const objects = (max: number) => z.array(AnyObject).max(max);
+const byId = <V extends z.ZodType>(value: V) => z.record(z.string().max(MAX_IDENTIFIER_LENGTH * 2), value);
+
+/**
+ * The shape of the state a continue-as-new carries, checked before a run adopts it: every field the workflow reads
+ * outside a guarded handler has its type, so a hand-made start argument is refused instead of failing the workflow
+ * task. Loose (unknown keys pass) so that state carried by an older run still loads; the whole argument is bounded
+ * by the server's payload limit.
+ */
+export const CarriedSessionData = z.looseObject({
+  sessionId: SessionId,
+  creatorDid: AgentDid,
+  config: SessionConfig,
+  state: SessionState,
+  createdAtMs: Time,
+  deadlineMs: Time,
+  terminatedAtMs: Time.nullable(),
+  terminationReason: z.string().max(MESSAGE_LIMITS.textChars).nullable(),
+  participants: byId(
+    z.looseObject({
+      agentDid: AgentDid,
+      status: z.enum(['active', 'left', 'killed']),
+      ring: z.number().int().min(0).max(3),
+      actions: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  approvals: byId(z.array(AgentDid).max(MAX_PARTICIPANTS_LIMIT)),
+  elevations: byId(AnyObject),
+  buckets: byId(AnyObject),
+  breachWindows: byId(AnyObject),
+  vfs: z.looseObject({ files: byId(AnyObject), acls: byId(AnyObject), snapshots: byId(AnyObject) }),
+  locks: z.looseObject({ locks: byId(AnyObject), seq: z.number().int(), order: z.array(z.string()).max(100_000) }),
+  killIds: z.array(z.string()).max(100_000),
+  chain: z.looseObject({ seq: z.number().int().min(0), hash: z.string().max(128) }),
+  stats: z.looseObject({ allowed: z.number(), denied: z.number(), breaches: z.number() }),
+  vouches: objects(10_000).optional(),
+  killSwitchTriggered: z.boolean().optional(),
+  quarantines: byId(AnyObject).optional(),
+  killSwitches: byId(KillSwitchStateSchema).optional(),
+});
+
+/**
+ * The start arguments of a session workflow: a new session ({@link CreateSessionInput}), or, from continue-as-new,
+ * the same plus everything the previous run hands over. Invalid ones fail the workflow at once with a non-retryable
+ * `InvalidInput` failure (docs/DESIGN.md §12).
+ */
+/** A record keyed by bounded ids with at most `max` entries. */
+const boundedRecord = <V extends z.ZodType>(value: V, max: number) =>
+  z
+    .record(z.string().max(MESSAGE_LIMITS.idChars), value)
+    .refine((r) => Object.keys(r).length <= max, `at most ${max} entries`);
+
+export const SessionWorkflowArgs = z.strictObject({
+  ...CreateSessionInput.shape,
+  carried: CarriedSessionData.optional(),
+  recent: objects(RECENT_ENTRIES).optional(),
+  audit: z
+    .looseObject({
+      pending: objects(MAX_AUDIT_BACKLOG * 2),
+      persistedSeq: z.number().int().min(0),
+      fault: z.string().max(MESSAGE_LIMITS.textChars).nullable(),
+      decisions: objects(MESSAGE_LIMITS.decisionsPerReport).optional(),
+      reported: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  followUps: z
+    .array(z.looseObject({ kind: z.enum(['slash', 'handoff', 'trip']) }))
+    .max(10_000)
+    .optional(),
+  activeSagas: z.array(z.string().max(MAX_IDENTIFIER_LENGTH)).max(10_000).optional(),
+  replies: z
+    .array(z.tuple([z.string().max(MESSAGE_LIMITS.idChars), z.unknown()]))
+    .max(1_000)
+    .optional(),
+  /** Sagas the session launched or that registered, still running (internal-message binding, §3.7). */
+  knownSagas: boundedRecord(z.looseObject({}), 1_000).optional(),
+  /** The last kill-switch notice number accepted from each identity (replay guard). */
+  noticeSeqs: boundedRecord(z.number().int().min(0), 10_000).optional(),
+  /** Nonces of accepted operator commands, until they expire (domain/operator-command.ts). */
+  operatorNonces: boundedRecord(z.number(), MAX_NONCES).optional(),
+});
 
 export const JoinSessionInput = z
   .object({
@@ -193,6 +280,14 @@ export const AcquireLockInput = z
   })
   .strict();
 export type AcquireLockInput = z.input<typeof AcquireLockInput>;
+
+/** The `getLocks` query's filter (both optional). */
+export const LocksFilter = z.strictObject({ agentDid: AgentDid.optional(), path: z.string().max(1024).optional() });
+export type LocksFilter = z.input<typeof LocksFilter>;
+
+/** The `getAuditTail` query's argument: how many of the recent entries (at most `RECENT_ENTRIES`). */
+export const AuditTailInput = z.strictObject({ limit: z.number().int().min(1).max(RECENT_ENTRIES).optional() });
+export type AuditTailInput = z.input<typeof AuditTailInput>;
 
 export const ReleaseLockInput = z.object({ agentDid: AgentDid, lockId: z.string().min(1).max(128) }).strict();
 export type ReleaseLockInput = z.input<typeof ReleaseLockInput>;

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TEMPORAL_DYNAMIC_CONFIG } from '../domain/limits.js';
 import { hypervisorSearchAttributes, searchAttributeCliSpecs } from '../domain/search-attributes.js';
 import { reapStaleProcess, stopChild, waitUntil, writePidFile } from './processes.js';
 import { installHint, type TemporalCli } from './temporal-cli.js';
@@ -18,7 +19,7 @@ export interface DevServerOptions {
   dbFilename?: string;
   /** Directory for the server log and pid file. */
   stateDir: string;
-  /** Extra `--dynamic-config-value KEY=JSON` settings. */
+  /** Extra `--dynamic-config-value KEY=JSON` settings, over {@link TEMPORAL_DYNAMIC_CONFIG} (always applied). */
   dynamicConfig?: Record<string, unknown>;
   /** Spawn in its own process group so a terminal Ctrl-C reaches us first and shutdown runs in order. */
   detached?: boolean;
@@ -58,10 +59,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--log-level',
     'warn',
     ...searchAttributeCliSpecs().flatMap((spec) => ['--search-attribute', spec]),
-    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
-      '--dynamic-config-value',
-      `${key}=${JSON.stringify(value)}`,
-    ]),
+    ...dynamicConfigArgs(options),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
   ];
@@ -106,6 +104,17 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   };
 }
 
+/**
+ * The server's limits (docs/DESIGN.md §12), then the caller's settings: a message larger than the hypervisor accepts is
+ * refused by the frontend, as in production.
+ */
+function dynamicConfigArgs(options: DevServerOptions): string[] {
+  return Object.entries({ ...TEMPORAL_DYNAMIC_CONFIG, ...options.dynamicConfig }).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
 async function searchAttributesVisible(address: string, namespace: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 1000 });
   try {
@@ -129,10 +138,7 @@ async function startViaSdkDownload(options: DevServerOptions, namespace: string)
         ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
         ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
         searchAttributes: [...hypervisorSearchAttributes],
-        extraArgs: Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
-          '--dynamic-config-value',
-          `${key}=${JSON.stringify(value)}`,
-        ]),
+        extraArgs: dynamicConfigArgs(options),
       },
     });
     return {

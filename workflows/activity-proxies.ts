@@ -108,3 +108,12 @@ export const operatorDirectory = wf.proxyLocalActivities<Pick<Activities, 'loadO
 
 /** The registry's Postgres mirror. */
 export const operatorMirror = wf.proxyActivities<Pick<Activities, 'mirrorOperatorDirectory'>>(ledgerOptions);
+
+/**
+ * A new session's check of its creator's kill switch (the Postgres mirror): local, so a session start costs no extra
+ * workflow task. Retried while the database is down (the session waits, failing closed).
+ */
+export const creatorAdmission = wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});

@@ -1,40 +1,39 @@
 import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
+  AgentWorkflowInput,
   adoptSessionTrip,
   BREAK_GLASS,
+  ConfigureKillSwitchInput,
   killSwitchCopy,
   KillSwitchCommandInput,
   killSwitchView,
   newKillSwitch,
   operatorTrip,
   parseKillSwitchConfig,
+  RecordDecisionSignalInput,
   recordDecision,
+  RegisterSessionInput,
+  ReportDecisionsInput,
+  ReportKillSwitchTripInput,
   recordReportedDecisions,
   unblock,
   type KillSwitchState,
 } from '../domain/kill-switch.js';
 import { killSwitchMetrics } from '../domain/metrics.js';
-import { withActor, type CommandSigner, type NonceBook } from '../domain/operator-command.js';
+import { withActor, type CommandSigner } from '../domain/operator-command.js';
+import { MESSAGE_LIMITS } from '../domain/limits.js';
 import { parseInput } from '../domain/validation.js';
 import { killSwitch } from './activity-proxies.js';
 import { InternalTrust } from './internal-trust.js';
 import * as msg from './messages.js';
 import { countHits } from './metrics.js';
 import { OperatorKeys, withoutAuth } from './operator-keys.js';
+import { rejectionText } from './rejections.js';
+import { guard } from './session/errors.js';
 
 /** Start arguments: the identity and its kill-switch config, or the state carried over by continue-as-new. */
-export interface AgentWorkflowInput {
-  agentDid: string;
-  config?: Record<string, unknown>;
-  carried?: {
-    state: KillSwitchState;
-    sessions: string[];
-    fed?: Record<string, number>;
-    noticeSeq?: number;
-    /** Nonces of accepted operator commands, until they expire. */
-    nonces?: NonceBook;
-  };
-}
+export type { AgentWorkflowInput };
 
 /** Sessions remembered per identity (the most recent); older ones have long ended. */
 const MAX_SESSIONS = 500;
@@ -49,12 +48,12 @@ class AgentRun {
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
   /** The last notice number given: sessions accept an identity's notices in increasing order only. */
   noticeSeq: number;
-  /** The internal keys this run accepts, and the internal messages it refused. */
+  /** The internal keys this run accepts, and the messages it refused (forged, unbound or invalid). */
   readonly trust = new InternalTrust(wf.workflowInfo().workflowId);
   /** Trip, unblock and configure are signed operator commands (docs/DESIGN.md §13): any registry operator. */
   readonly operators: OperatorKeys;
 
-  constructor(input: AgentWorkflowInput) {
+  constructor(input: z.output<typeof AgentWorkflowInput>) {
     this.operators = new OperatorKeys(input.carried?.nonces);
     this.state = input.carried?.state ?? newKillSwitch(input.agentDid, parseKillSwitchConfig(input.config ?? {}));
     this.sessions = [...(input.carried?.sessions ?? [])];
@@ -128,7 +127,10 @@ class AgentRun {
  * is mirrored to Postgres for admission and kills the agent in every session it is in.
  */
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
-  const run = new AgentRun(input);
+  // Invalid start arguments fail the workflow with a non-retryable InvalidInput failure (docs/DESIGN.md §12).
+  const run = new AgentRun(
+    parseInput(AgentWorkflowInput, input, 'agent workflow input', MESSAGE_LIMITS.maxStartNesting),
+  );
   registerHandlers(run);
   const { sessions, notices, trust } = run;
   // Every message this identity hears from a session is signed: the keys are needed at once (registerSession came
@@ -178,10 +180,6 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   }
 }
 
-/** A session id a registration may name (a signed one always does; this guards the status against junk). */
-const sessionIdProblem = (sessionId: unknown): string | null =>
-  typeof sessionId === 'string' && sessionId.length > 0 && sessionId.length <= 200 ? null : 'bad sessionId';
-
 /** The decisions every session reports, the operator's trip, unblock and configuration, and the status query. */
 function registerHandlers(run: AgentRun): void {
   registerInternalHandlers(run);
@@ -193,10 +191,12 @@ function registerHandlers(run: AgentRun): void {
   wf.setHandler(msg.getSessionsQuery, () => [...run.sessions]);
 }
 
-/** The operator's trip, unblock and configuration: signed commands of a registry operator (docs/DESIGN.md §13). */
+/**
+ * The operator's trip, unblock and configuration: signed commands of a registry operator (docs/DESIGN.md §13). Each
+ * validator verifies, parses and dry-runs, so a refused command leaves no history; the handler does it again (on
+ * replay the validator does not run) under `guard`, so nothing fails the task, and remembers the nonce.
+ */
 function registerOperatorHandlers(run: AgentRun): void {
-  // A signed command is verified in the validator and again in the handler on replay (deterministic: workflow time,
-  // the directory from the history's local activity); the nonce is remembered in the handler.
   const command = (name: string, raw: unknown): { cmd: msg.KillSwitchCommand; signer: CommandSigner | null } => {
     if (!run.operators.enforced)
       return { cmd: parseInput(KillSwitchCommandInput, withoutAuth(raw), name), signer: null };
@@ -209,42 +209,47 @@ function registerOperatorHandlers(run: AgentRun): void {
   };
   wf.setHandler(
     msg.tripKillSwitchUpdate,
-    (raw) => {
-      const cmd = accepted(command('tripKillSwitch', raw));
-      const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
-      run.state = out.state;
-      if (out.changed) run.notifyOperator('tripped', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
+    (raw) =>
+      guard(() => {
+        const cmd = accepted(command('tripKillSwitch', raw));
+        const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
+        run.state = out.state;
+        if (out.changed) run.notifyOperator('tripped', cmd);
+        return killSwitchView(run.state, Date.now());
+      }),
     {
       validator: (raw) => void operatorTrip(run.state, { ...command('tripKillSwitch', raw).cmd, atMs: Date.now() }),
     },
   );
   wf.setHandler(
     msg.unblockKillSwitchUpdate,
-    (raw) => {
-      const cmd = accepted(command('unblockKillSwitch', raw));
-      run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
-      run.notifyOperator('unblocked', cmd);
-      return killSwitchView(run.state, Date.now());
-    },
+    (raw) =>
+      guard(() => {
+        const cmd = accepted(command('unblockKillSwitch', raw));
+        run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
+        run.notifyOperator('unblocked', cmd);
+        return killSwitchView(run.state, Date.now());
+      }),
     { validator: (raw) => void unblock(run.state, { ...command('unblockKillSwitch', raw).cmd, atMs: Date.now() }) },
   );
+  const parseConfig = (raw: unknown) =>
+    parseKillSwitchConfig(parseInput(ConfigureKillSwitchInput, raw, 'kill switch configuration'));
   const configuration = (raw: unknown) => {
-    if (!run.operators.enforced) return { config: parseKillSwitchConfig(withoutAuth(raw)), signer: null };
+    if (!run.operators.enforced) return { config: parseConfig(withoutAuth(raw)), signer: null };
     const { signer, args } = run.operators.verify('configureKillSwitch', raw, { kind: 'identity' });
-    return { config: parseKillSwitchConfig(args), signer };
+    return { config: parseConfig(args), signer };
   };
   wf.setHandler(
     msg.configureKillSwitchUpdate,
-    (raw) => {
-      const { config, signer } = configuration(raw);
-      if (signer) run.operators.accept(signer);
-      run.state = { ...run.state, config };
-      // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
-      run.sendCopy();
-      return killSwitchView(run.state, Date.now());
-    },
+    (raw) =>
+      guard(() => {
+        const { config, signer } = configuration(raw);
+        if (signer) run.operators.accept(signer);
+        run.state = { ...run.state, config };
+        // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
+        run.sendCopy();
+        return killSwitchView(run.state, Date.now());
+      }),
     { validator: (raw) => void configuration(raw) },
   );
   run.operators.registerRefresh();
@@ -252,11 +257,19 @@ function registerOperatorHandlers(run: AgentRun): void {
 
 /**
  * Internal messages (docs/DESIGN.md §3.5): a registration must be signed by a worker; decisions and trip reports must
- * be signed too and come from a session that registered this identity first. Anything else changes nothing and is
- * counted in the status. The legacy one-decision signal is refused outright (only old histories replay it).
+ * be signed too and come from a session that registered this identity first; every one is parsed with its schema
+ * after the signature check. Anything else changes nothing and is counted in the status (never thrown: a signal
+ * cannot fail the task). The legacy one-decision signal is refused outright (only old histories replay it).
  */
 function registerInternalHandlers(run: AgentRun): void {
   const { trust } = run;
+  const guarded = (name: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      trust.reject(name, rejectionText(err));
+    }
+  };
   const fromRegistered = (name: string, message: { sessionId?: unknown }): boolean => {
     const reason =
       trust.refusal(name, message) ??
@@ -266,48 +279,57 @@ function registerInternalHandlers(run: AgentRun): void {
     if (reason) trust.reject(name, reason);
     return reason === null;
   };
+  const body = (raw: unknown): { sessionId?: unknown } => (typeof raw === 'object' && raw !== null ? raw : {});
   wf.setHandler(msg.registerSessionSignal, (raw) =>
-    trust.deliver(true, () => {
-      const reason =
-        trust.refusal(msg.registerSessionSignal.name, raw) ??
-        (trust.enforced ? sessionIdProblem(raw?.sessionId) : null);
-      if (reason) return trust.reject(msg.registerSessionSignal.name, reason);
-      // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
-      run.remember(raw.sessionId);
-      if (run.state.config.enabled) run.sendCopy(raw.sessionId);
-    }),
+    trust.deliver(true, () =>
+      guarded(msg.registerSessionSignal.name, () => {
+        const reason = trust.refusal(msg.registerSessionSignal.name, raw);
+        if (reason) return trust.reject(msg.registerSessionSignal.name, reason);
+        const { sessionId } = parseInput(RegisterSessionInput, withoutAuth(raw), 'registerSession');
+        // A new session of an armed identity gets its copy of the window (the identity stays the authority meanwhile).
+        run.remember(sessionId);
+        if (run.state.config.enabled) run.sendCopy(sessionId);
+      }),
+    ),
   );
   wf.setHandler(msg.reportDecisionsSignal, (raw) =>
-    trust.deliver(true, () => {
-      if (!fromRegistered(msg.reportDecisionsSignal.name, raw ?? {})) return;
-      const { sessionId, decisions } = raw;
-      run.remember(sessionId);
-      const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
-      run.state = out.state;
-      run.fed[sessionId] = out.lastN;
-      if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
-    }),
+    trust.deliver(true, () =>
+      guarded(msg.reportDecisionsSignal.name, () => {
+        if (!fromRegistered(msg.reportDecisionsSignal.name, body(raw))) return;
+        const { sessionId, decisions } = parseInput(ReportDecisionsInput, withoutAuth(raw), 'reportDecisions');
+        const out = recordReportedDecisions(run.state, sessionId, decisions, run.fed[sessionId] ?? 0);
+        run.remember(sessionId);
+        run.state = out.state;
+        run.fed[sessionId] = out.lastN;
+        if (out.tripped) run.notifyTrip(sessionId, out.tripped.decisionId);
+      }),
+    ),
   );
   wf.setHandler(msg.reportKillSwitchTripSignal, (raw) =>
-    trust.deliver(true, () => {
-      if (!fromRegistered(msg.reportKillSwitchTripSignal.name, raw ?? {})) return;
-      const { auth: _auth, ...trip } = raw;
-      const out = adoptSessionTrip(run.state, trip);
-      run.state = out.state;
-      if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
-    }),
+    trust.deliver(true, () =>
+      guarded(msg.reportKillSwitchTripSignal.name, () => {
+        if (!fromRegistered(msg.reportKillSwitchTripSignal.name, body(raw))) return;
+        const trip = parseInput(ReportKillSwitchTripInput, withoutAuth(raw), 'reportKillSwitchTrip');
+        const out = adoptSessionTrip(run.state, trip);
+        run.state = out.state;
+        if (out.changed) run.notifyTrip(trip.sessionId, trip.decisionId);
+      }),
+    ),
   );
   // One decision at a time: what sessions sent before decisions were batched (kept only so their histories replay).
-  wf.setHandler(msg.recordDecisionSignal, (d) => {
-    if (trust.enforced) return trust.reject(msg.recordDecisionSignal.name, 'recordDecision is no longer accepted');
-    run.remember(d.sessionId);
-    const out = recordDecision(run.state, {
-      kind: d.kind,
-      atMs: Date.now(),
-      sessionId: d.sessionId,
-      decisionId: d.decisionId,
-    });
-    run.state = out.state;
-    if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
-  });
+  wf.setHandler(msg.recordDecisionSignal, (raw) =>
+    guarded(msg.recordDecisionSignal.name, () => {
+      if (trust.enforced) return trust.reject(msg.recordDecisionSignal.name, 'recordDecision is no longer accepted');
+      const d = parseInput(RecordDecisionSignalInput, raw, 'recordDecision');
+      const out = recordDecision(run.state, {
+        kind: d.kind,
+        atMs: Date.now(),
+        sessionId: d.sessionId,
+        decisionId: d.decisionId,
+      });
+      run.remember(d.sessionId);
+      run.state = out.state;
+      if (out.tripped) run.notifyTrip(d.sessionId, d.decisionId);
+    }),
+  );
 }

@@ -7,6 +7,7 @@ import type {
   AcquireLockInput,
   ActivateSessionInput,
   ApproveJoinInput,
+  AuditTailInput,
   AuthorizeInput,
   Decision,
   DeleteStateInput,
@@ -20,6 +21,7 @@ import type {
   KillAgentInput,
   LeaveSessionInput,
   ListStateInput,
+  LocksFilter,
   ReadStateInput,
   ReleaseLockInput,
   RestoreInput,
@@ -33,10 +35,18 @@ import type {
   WriteStateInput,
 } from '../domain/session-types.js';
 import type { ReadFileResult, VfsListEntry, WriteFileResult } from '../domain/vfs.js';
-import type { RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
+import type { HandOffStepsInput, RecordSagaEventInput, SagaView, StartSagaInput } from '../domain/saga-types.js';
 import type { InternalAuth } from '../domain/internal-signature.js';
 import type { Vouch } from '../domain/liability.js';
-import type { KillSwitchCommand, KillSwitchNotice, KillSwitchView, ReportedDecision } from '../domain/kill-switch.js';
+import type {
+  KillSwitchCommand,
+  KillSwitchNotice,
+  KillSwitchView,
+  RecordDecisionSignalInput,
+  RegisterSessionInput,
+  ReportDecisionsInput,
+  ReportKillSwitchTripInput,
+} from '../domain/kill-switch.js';
 import type { OperatorDirectory, OperatorEntry } from '../domain/operators.js';
 import type { RegisterOperatorKeyInput, RevokeOperatorKeyInput } from '../domain/operator-registry.js';
 import type * as workflows from './index.js';
@@ -103,23 +113,20 @@ export const releaseLockUpdate = defineUpdate<IntentLock, [ReleaseLockInput]>('r
 
 // Inspection.
 // Agent identity (kill switch)
+/** Signed by the worker that sends it (the internal key, docs/DESIGN.md §3.7); the schema checks the rest. */
+type Signed<T> = T & { auth?: InternalAuth };
 /** A session joined by the identity (sent, signed, by the activity `admitAgent`; see docs/DESIGN.md §3.5). */
-export interface RegisterSession {
-  sessionId: string;
-  auth?: InternalAuth;
-}
+export type RegisterSession = Signed<RegisterSessionInput>;
 export const registerSessionSignal = defineSignal<[RegisterSession]>('registerSession');
-export const recordDecisionSignal =
-  defineSignal<[{ kind: string; sessionId: string; decisionId: string }]>('recordDecision');
+export const recordDecisionSignal = defineSignal<[RecordDecisionSignalInput]>('recordDecision');
 /** A session's decisions, in a batch with its audit flush (sent by the audit activity). */
-export const reportDecisionsSignal =
-  defineSignal<[{ sessionId: string; decisions: ReportedDecision[]; auth?: InternalAuth }]>('reportDecisions');
+export const reportDecisionsSignal = defineSignal<[Signed<ReportDecisionsInput>]>('reportDecisions');
 /** A session's own decision crossed the threshold in its copy of the window: the identity blocks it everywhere. */
-export const reportKillSwitchTripSignal =
-  defineSignal<[{ sessionId: string; decisionId: string; atMs: number; auth?: InternalAuth }]>('reportKillSwitchTrip');
+export const reportKillSwitchTripSignal = defineSignal<[Signed<ReportKillSwitchTripInput>]>('reportKillSwitchTrip');
 export const tripKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('tripKillSwitch');
 export const unblockKillSwitchUpdate = defineUpdate<KillSwitchView, [KillSwitchCommand]>('unblockKillSwitch');
 export const configureKillSwitchUpdate = defineUpdate<KillSwitchView, [Record<string, unknown>]>('configureKillSwitch');
+/** The switch, and the messages the identity refused (forged, unbound or invalid: `rejected`). */
 export const getKillSwitchStatusQuery = defineQuery<KillSwitchView>('getKillSwitchStatus');
 /** The sessions the identity joined, oldest first (the latest 500). */
 export const getSessionsQuery = defineQuery<string[]>('getSessions');
@@ -136,10 +143,7 @@ export const vouchUpdate = defineUpdate<Vouch, [VouchInput]>('vouch');
 
 // Sagas
 /** Sent (through an activity) by a session that killed an agent: its in-flight steps are cancelled and handed off. */
-export const handOffStepsUpdate = defineUpdate<
-  StepHandOff[],
-  [{ agentDid: string; substituteDid?: string; auth?: InternalAuth }]
->('handOffSteps');
+export const handOffStepsUpdate = defineUpdate<StepHandOff[], [Signed<HandOffStepsInput>]>('handOffSteps');
 export const getSagaProgressQuery = defineQuery<SagaView>('getSagaProgress');
 /** Sent by a saga to its session: the session records it in the audit chain (it is the chain's single writer). */
 export const recordSagaEventSignal = defineSignal<[RecordSagaEventInput]>('recordSagaEvent');
@@ -149,8 +153,8 @@ export const startSagaUpdate = defineUpdate<{ sagaId: string; workflowId: string
 
 export const getSessionStateQuery = defineQuery<SessionView>('getSessionState');
 export const listStateQuery = defineQuery<VfsListEntry[], [ListStateInput]>('listState');
-export const getLocksQuery = defineQuery<IntentLock[], [{ agentDid?: string; path?: string }]>('getLocks');
-export const getAuditTailQuery = defineQuery<ChainedEntry[], [{ limit?: number }]>('getAuditTail');
+export const getLocksQuery = defineQuery<IntentLock[], [LocksFilter?]>('getLocks');
+export const getAuditTailQuery = defineQuery<ChainedEntry[], [AuditTailInput?]>('getAuditTail');
 
 // Operator authority (docs/DESIGN.md §13)
 /** Anyone may send it (it has no arguments): the workflow re-reads the operator directory from the trusted store. */

@@ -6,6 +6,7 @@ import { AUDIT_FORMAT_V2 } from '../../domain/audit-chain.js';
 import { CHAIN_REBASED_KIND, type RebasePayload } from '../../domain/audit-rebase.js';
 import type { StoredEntry } from '../../domain/audit-verify.js';
 import { streamAuditEntries } from '../../store/audit.js';
+import { AUDIT_V2_PATCH } from '../../workflows/session/audit-outbox.js';
 import { testPool, verifyOptions } from '../helpers/audit.js';
 import { actions, allActions, auditSettled, did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
@@ -245,18 +246,19 @@ describe('the audit format of a session’s runs', () => {
         () => session.view(),
         (v) => v.runId !== firstRun,
       );
-      // The audit format's own patch marker (other patches and local activities record markers too).
+      // The audit format's own patch marker (a new session's first run also records the creator-admission patch and
+      // its local activity's marker).
       const markers = async (runId: string) =>
         ((await ctx.client.workflow.getHandle(session.workflow.workflowId, runId).fetchHistory()).events ?? []).filter(
           (e) =>
             e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
-            Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((p) =>
-              (p.payloads ?? []).some((pl) =>
-                Buffer.from(pl.data ?? [])
+            Object.values(e.markerRecordedEventAttributes?.details ?? {})
+              .flatMap((p) => p.payloads ?? [])
+              .some((p) =>
+                Buffer.from(p.data ?? [])
                   .toString('utf8')
-                  .includes('hv-audit-v2'),
+                  .includes(AUDIT_V2_PATCH),
               ),
-            ),
         ).length;
       expect(await markers(firstRun)).toBe(1);
       expect(await markers(nextRun)).toBe(0);

@@ -2,7 +2,13 @@ import * as wf from '@temporalio/workflow';
 import { sagaEventMetrics } from '../../domain/metrics.js';
 import type { SagaDefinition, SagaStepDefinition } from '../../domain/saga-dsl.js';
 import { SagaLedger } from '../../domain/saga-run.js';
-import type { RecordSagaEventInput, SagaRunOptions, SagaStatus } from '../../domain/saga-types.js';
+import {
+  HandOffStepsInput,
+  type RecordSagaEventInput,
+  type SagaRunOptions,
+  type SagaStatus,
+} from '../../domain/saga-types.js';
+import { parseInput } from '../../domain/validation.js';
 import { HvSagaStatus, HvSessionId } from '../../domain/search-attributes.js';
 import {
   getSagaProgressQuery,
@@ -14,6 +20,7 @@ import {
 import { ErrorType, hvError } from '../../domain/errors.js';
 import { sagaControl } from '../activity-proxies.js';
 import { InternalTrust } from '../internal-trust.js';
+import { withoutAuth } from '../operator-keys.js';
 import { countHits } from '../metrics.js';
 
 /** A step running right now, in its own scope so a kill can cancel exactly that step. */
@@ -58,14 +65,36 @@ export class SagaRun {
    */
   registerHandlers(): void {
     wf.setHandler(getSagaProgressQuery, () => this.ledger.view);
-    wf.setHandler(handOffStepsUpdate, ({ agentDid, substituteDid }) => this.handOff(agentDid, substituteDid), {
+    // The validator refuses a forged or malformed hand-off before it reaches history (a refused one is only logged:
+    // validators cannot change state); the handler parses again for replays.
+    const parse = (raw: unknown) => parseInput(HandOffStepsInput, withoutAuth(raw), 'step hand-off');
+    wf.setHandler(handOffStepsUpdate, (raw) => this.handOff(parse(raw)), {
       validator: (raw) => {
         const reason = this.trust.refusal(handOffStepsUpdate.name, raw);
-        if (!reason) return;
-        wf.log.warn('refused internal message', { name: handOffStepsUpdate.name, reason, sagaId: this.sagaId });
-        throw hvError(ErrorType.PermissionDenied, `handOffSteps refused: ${reason}`, { sagaId: this.sagaId });
+        if (reason) {
+          wf.log.warn('refused internal message', { name: handOffStepsUpdate.name, reason, sagaId: this.sagaId });
+          throw hvError(ErrorType.PermissionDenied, `handOffSteps refused: ${reason}`, { sagaId: this.sagaId });
+        }
+        void parse(raw);
       },
     });
+  }
+
+  /** Cancels the steps `agentDid` is running and hands them to the substitute (or fails them without one). */
+  private handOff({ agentDid, substituteDid }: HandOffStepsInput): StepHandOff[] {
+    const out: StepHandOff[] = [];
+    for (const [stepId, entry] of this.inflight) {
+      if (entry.agentDid !== agentDid || entry.handoff) continue;
+      entry.handoff = { substituteDid: substituteDid ?? null };
+      entry.scope.cancel();
+      out.push({
+        sagaId: this.sagaId,
+        stepId,
+        disposition: substituteDid ? 'reassigned' : 'failed',
+        substituteDid: substituteDid ?? null,
+      });
+    }
+    return out;
   }
 
   /**
@@ -81,22 +110,6 @@ export class SagaRun {
       sagaId: this.sagaId,
       steps: this.definition.steps.map((s) => ({ stepId: s.id, agentDid: s.agent })),
     });
-  }
-
-  private handOff(agentDid: string, substituteDid: string | undefined): StepHandOff[] {
-    const out: StepHandOff[] = [];
-    for (const [stepId, entry] of this.inflight) {
-      if (entry.agentDid !== agentDid || entry.handoff) continue;
-      entry.handoff = { substituteDid: substituteDid ?? null };
-      entry.scope.cancel();
-      out.push({
-        sagaId: this.sagaId,
-        stepId,
-        disposition: substituteDid ? 'reassigned' : 'failed',
-        substituteDid: substituteDid ?? null,
-      });
-    }
-    return out;
   }
 
   /** Marks the step as in flight under `agentDid`, in a fresh scope of its own. */

@@ -1,6 +1,12 @@
 import * as wf from '@temporalio/workflow';
-import { parseSagaDefinition, planSaga, type SagaDefinition, type SagaDefinitionInput } from '../../domain/saga-dsl.js';
-import { SagaRunOptions, type RecordSagaEventInput, type SagaView } from '../../domain/saga-types.js';
+import { parseSagaDefinition, planSaga, type SagaDefinition } from '../../domain/saga-dsl.js';
+import {
+  SagaRunOptions,
+  SagaWorkflowInput,
+  type RecordSagaEventInput,
+  type SagaView,
+} from '../../domain/saga-types.js';
+import { MESSAGE_LIMITS } from '../../domain/limits.js';
 import { parseInput } from '../../domain/validation.js';
 import { liability } from '../activity-proxies.js';
 import { compensate, escalate } from './compensation.js';
@@ -10,11 +16,7 @@ import { runFanOut } from './stages.js';
 import { runStep } from './steps.js';
 
 /** Start arguments: the saga's id, its definition (parsed here), and how to run it. */
-export interface SagaWorkflowInput {
-  sagaId: string;
-  definition: SagaDefinitionInput;
-  options?: Partial<SagaRunOptions>;
-}
+export type { SagaWorkflowInput };
 
 /**
  * One saga (docs/DESIGN.md §3.2): the definition's stages run in order; a fan-out stage runs its branches in parallel
@@ -22,7 +24,10 @@ export interface SagaWorkflowInput {
  * the agent's own task queue) with its timeout, retries and heartbeats. On failure the committed steps are compensated
  * in reverse order in a non-cancellable scope; a compensation that finally fails escalates the saga.
  */
-export async function sagaWorkflow(input: SagaWorkflowInput): Promise<SagaView> {
+export async function sagaWorkflow(raw: SagaWorkflowInput): Promise<SagaView> {
+  // Invalid start arguments fail the saga with a non-retryable typed failure (InvalidInput, SagaDefinitionInvalid)
+  // before it does anything: no step runs, nothing is reported (docs/DESIGN.md §12).
+  const input = parseInput(SagaWorkflowInput, raw, 'saga workflow input', MESSAGE_LIMITS.maxStartNesting);
   const definition = parseSagaDefinition(input.definition);
   const options = parseInput(SagaRunOptions, input.options ?? {}, 'saga options');
   const run = new SagaRun(input.sagaId, definition, options);

@@ -1,17 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ElevationRequest } from '../../domain/elevation.js';
 import { ErrorType, hvError } from '../../domain/errors.js';
 import { rememberSaga } from '../../domain/internal-binding.js';
-import type { KillSwitchNotice } from '../../domain/kill-switch.js';
+import { KillSwitchNotice } from '../../domain/kill-switch.js';
 import type { Vouch } from '../../domain/liability.js';
-import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import { RecordSagaEventInput, StartSagaInput } from '../../domain/saga-types.js';
 import * as model from '../../domain/session/index.js';
 import {
   AcquireLockInput,
   ActivateSessionInput,
+  AuditTailInput,
   ApproveJoinInput,
   AuthorizeInput,
   DeleteStateInput,
@@ -19,6 +19,7 @@ import {
   KillAgentInput,
   LeaveSessionInput,
   ListStateInput,
+  LocksFilter,
   QuarantineInput,
   ReadStateInput,
   ReleaseLockInput,
@@ -87,9 +88,9 @@ const join = (run: SessionRun): UpdateSpec<typeof JoinSessionInput, JoinResult, 
 });
 
 /** The identity's kill switch tripped (deny rate or operator), was lifted or reconfigured (domain/session/kill-switch.ts). */
-export const killSwitchNotice: SignalSpec<z.ZodType<KillSwitchNotice>> = {
+export const killSwitchNotice: SignalSpec<typeof KillSwitchNotice> = {
   def: msg.killSwitchNoticeSignal,
-  schema: z.custom<KillSwitchNotice>(),
+  schema: KillSwitchNotice,
   what: 'kill switch notice',
   reducer: model.applyKillSwitchNotice,
 };
@@ -204,7 +205,7 @@ const startSaga = (run: SessionRun): UpdateSpec<typeof StartSagaInput, { sagaId:
     try {
       await wf.startChild(sagaWorkflow, {
         workflowId,
-        args: [{ sagaId, definition: i.definition as SagaDefinitionInput, options: i.options ?? {} }],
+        args: [{ sagaId, definition: i.definition, options: i.options ?? {} }],
         parentClosePolicy: 'ABANDON',
         staticSummary: `saga ${i.parsed.name} of session ${run.data.sessionId}`,
       });
@@ -253,14 +254,8 @@ export function registerHandlers(run: SessionRun): void {
   registerUpdate(run, vouch(run));
   update(msg.approveJoinUpdate, ApproveJoinInput, 'approval', 'gated', model.approveJoin, approvalBy('approverDid'));
   update(msg.leaveSessionUpdate, LeaveSessionInput, 'leave', 'gated', model.leaveSession);
-  update(
-    msg.activateSessionUpdate,
-    ActivateSessionInput,
-    'activation',
-    'gated',
-    // Not an operator command (issue 13's list): the creator activates, as an agent through the HTTP API too.
-    (d, i) => model.activateSession(d, i),
-  );
+  // Not an operator command (issue 13's list): the creator activates, as an agent through the HTTP API too.
+  update(msg.activateSessionUpdate, ActivateSessionInput, 'activation', 'gated', (d, i) => model.activateSession(d, i));
   update(msg.authorizeActionUpdate, AuthorizeInput, 'authorization request', 'gated', model.authorizeAction);
   const elevation = approvalBy('approvedBy');
   update(msg.requestElevationUpdate, ElevationRequest, 'elevation request', 'gated', model.elevateAgent, elevation);
@@ -287,9 +282,14 @@ export function registerHandlers(run: SessionRun): void {
     const { runId, historyLength } = wf.workflowInfo();
     return model.sessionView(run.data, run.audit.status(), { runId, historyLength }, Date.now());
   });
+  // A query with a bad argument fails with InvalidInput; it changes nothing either way.
   wf.setHandler(msg.listStateQuery, (raw) =>
     model.listSharedState(run.data, parseInput(ListStateInput, raw, 'list request')),
   );
-  wf.setHandler(msg.getLocksQuery, (filter) => model.sessionLocks(run.data, filter ?? {}));
-  wf.setHandler(msg.getAuditTailQuery, (args) => run.audit.tail(args?.limit));
+  wf.setHandler(msg.getLocksQuery, (raw) =>
+    model.sessionLocks(run.data, parseInput(LocksFilter, raw ?? {}, 'lock filter')),
+  );
+  wf.setHandler(msg.getAuditTailQuery, (raw) =>
+    run.audit.tail(parseInput(AuditTailInput, raw ?? {}, 'tail request').limit),
+  );
 }

@@ -7,6 +7,7 @@ import type { SessionData } from '../../domain/session-types.js';
 import { splitAuth, withActor, type CommandSigner } from '../../domain/operator-command.js';
 import { parseInput } from '../../domain/validation.js';
 import { withoutAuth } from '../operator-keys.js';
+import { rejectionText } from '../rejections.js';
 import { guard } from './errors.js';
 import type { SessionRun } from './run.js';
 
@@ -109,6 +110,21 @@ export function reducerUpdate<S extends z.ZodType, R>(
 }
 
 /**
+ * Runs `fn` once the creator is admitted (at once when it is). A refused admission fails an update with the refusal;
+ * `onRefused` decides what a signal does instead (it drops it: a signal cannot fail).
+ */
+function afterAdmission<T>(run: SessionRun, fn: () => T | Promise<T>, onRefused?: () => T): T | Promise<T> {
+  if (run.admission === 'admitted') return fn();
+  return wf
+    .condition(() => run.admission !== 'pending')
+    .then(() => {
+      if (run.admission === 'admitted') return fn();
+      if (onRefused) return onRefused();
+      throw run.refusal!;
+    });
+}
+
+/**
  * Registers an update. The validator parses the input, checks the audit gate and dry-runs the operation on the swept
  * state, so a request that would fail is rejected before it is written to history, and the handler that follows (same
  * state, same activation) cannot fail differently.
@@ -134,29 +150,31 @@ export function registerUpdate<S extends z.ZodType, R, P>(run: SessionRun, spec:
   wf.setHandler(
     spec.def,
     prepare
-      ? async (raw) => {
-          const again = repeated();
-          if (again) return again.result as R;
-          const { input } = parsed(raw);
-          const prepared = await prepare(input);
-          run.sweep();
-          return answer(await spec.handle(input, prepared));
-        }
-      : (raw) => {
-          const again = repeated();
-          if (again) return again.result as R;
-          const { input, signer } = parsed(raw);
-          run.sweep();
-          // The signer goes into the entries the command records before its first await (see SessionRun.record).
-          run.signedBy = signer;
-          let out: R | Promise<R>;
-          try {
-            out = spec.handle(input, undefined as P);
-          } finally {
-            run.signedBy = null;
-          }
-          return out instanceof Promise ? out.then(answer) : answer(out);
-        },
+      ? (raw) =>
+          afterAdmission(run, async () => {
+            const again = repeated();
+            if (again) return again.result as R;
+            const { input } = parsed(raw);
+            const prepared = await prepare(input);
+            run.sweep();
+            return answer(await spec.handle(input, prepared));
+          })
+      : (raw) =>
+          afterAdmission(run, () => {
+            const again = repeated();
+            if (again) return again.result as R;
+            const { input, signer } = parsed(raw);
+            run.sweep();
+            // The signer goes into the entries the command records before its first await (see SessionRun.record).
+            run.signedBy = signer;
+            let out: R | Promise<R>;
+            try {
+              out = spec.handle(input, undefined as P);
+            } finally {
+              run.signedBy = null;
+            }
+            return out instanceof Promise ? out.then(answer) : answer(out);
+          }),
     {
       validator: (raw) => {
         if (repeated()) return;
@@ -180,14 +198,21 @@ export function registerSignal<S extends z.ZodType>(run: SessionRun, spec: Signa
       run.apply(spec.reducer(run.data, input, run.ctx()));
     } catch (err) {
       if (retry && run.operators.retryAfterRefresh(err, () => handle(raw, false))) return;
-      wf.log.warn(`ignored ${spec.what} signal`, { error: (err as Error).message });
+      // Bounded: the error of a huge input must not make a huge entry.
+      const error = rejectionText(err);
+      wf.log.warn(`ignored ${spec.what} signal`, { error });
       run.signedBy = null;
-      run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error: (err as Error).message } }]);
+      run.record([{ kind: `${spec.def.name}_rejected`, agentDid: null, payload: { error } }]);
     } finally {
       run.signedBy = null;
     }
   };
+  // A signal to a session whose creator was refused is dropped: there is no session to record it in.
   wf.setHandler(spec.def, (raw) =>
-    spec.control ? run.operators.whenLoaded(() => handle(raw, true)) : handle(raw, false),
+    afterAdmission(
+      run,
+      () => (spec.control ? run.operators.whenLoaded(() => handle(raw, true)) : handle(raw, false)),
+      () => undefined,
+    ),
   );
 }

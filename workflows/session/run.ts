@@ -6,6 +6,7 @@ import { GovernanceCounter, sessionEventMetrics } from '../../domain/metrics.js'
 import * as model from '../../domain/session/index.js';
 import {
   CreateSessionInput,
+  SessionWorkflowArgs,
   type SessionCommitment,
   type SessionData,
   type SessionEvent,
@@ -13,6 +14,7 @@ import {
 } from '../../domain/session-types.js';
 import { allowSagaAgent, type KnownSaga } from '../../domain/internal-binding.js';
 import type { CommandSigner, NonceBook } from '../../domain/operator-command.js';
+import { MESSAGE_LIMITS } from '../../domain/limits.js';
 import { parseInput } from '../../domain/validation.js';
 import { InternalTrust } from '../internal-trust.js';
 import { OperatorKeys } from '../operator-keys.js';
@@ -57,13 +59,22 @@ export class SessionRun {
   committed = false;
   /** Set when this run is about to continue as new: no new batch starts, the next run takes the outbox. */
   handingOver = false;
+  /**
+   * A new session waits for its creator's admission (kill switch) before any message takes effect: handlers wait for
+   * it, and a refusal fails them and the workflow with {@link refusal} (workflows/session/register.ts).
+   */
+  admission: 'pending' | 'admitted' | 'refused' = 'admitted';
+  refusal: wf.ApplicationFailure | null = null;
   private readonly info = wf.workflowInfo();
   /** The internal keys this run accepts (fetched when the first signed message arrives), docs/DESIGN.md §3.5. */
   readonly trust = new InternalTrust(this.info.workflowId);
   readonly knownSagas: Record<string, KnownSaga>;
   readonly noticeSeqs: Record<string, number>;
 
+  /** Throws a non-retryable `InvalidInput` failure for invalid start arguments (the workflow fails, never its task). */
   constructor(input: SessionWorkflowInput) {
+    parseInput(SessionWorkflowArgs, input, 'session workflow input', MESSAGE_LIMITS.maxStartNesting);
+    // The carried state is adopted as it came (its shape checked above), so a hand-over changes nothing in it.
     this.knownSagas = { ...input.knownSagas };
     this.noticeSeqs = { ...input.noticeSeqs };
     this.data = input.carried ?? model.createSessionData(parseInput(CreateSessionInput, input, 'session'), Date.now());

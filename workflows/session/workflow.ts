@@ -1,8 +1,9 @@
 import * as wf from '@temporalio/workflow';
+import { killSwitchTripped } from '../../domain/kill-switch.js';
 import { HvAgentIds, HvSessionId, HvSessionState, listedAgentIds } from '../../domain/search-attributes.js';
 import * as model from '../../domain/session/index.js';
 import type { SessionCommitment, SessionData } from '../../domain/session-types.js';
-import { liability } from '../activity-proxies.js';
+import { creatorAdmission, liability } from '../activity-proxies.js';
 import { registerHandlers } from './handlers.js';
 import { SessionRun, type SessionWorkflowInput } from './run.js';
 
@@ -32,11 +33,17 @@ const shouldContinueAsNew = (): boolean => {
  * the run's life: the first entry, the audit and follow-up loops, the expiry timer, continue-as-new, and the close.
  */
 export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionCommitment> {
+  // Invalid start arguments throw a non-retryable InvalidInput failure here: the workflow fails, never its task.
   const run = new SessionRun(input);
+  const created = () =>
+    run.record([{ kind: 'session_created', agentDid: run.data.creatorDid, payload: { config: run.data.config } }]);
+  // A new session checks its creator's kill switch itself (docs/DESIGN.md §3.1.1); histories from before the check
+  // skip it. Until it answers, every handler waits (register.ts), so the session's first entry still comes first.
+  const admitting = !input.carried && wf.patched(CREATOR_ADMISSION_PATCH);
+  if (admitting) run.admission = 'pending';
   // First, before any handler exists: registering a handler runs the messages buffered for it on the spot, and their
   // entries must follow the session's first entry.
-  if (!input.carried)
-    run.record([{ kind: 'session_created', agentDid: run.data.creatorDid, payload: { config: run.data.config } }]);
+  else if (!input.carried) created();
   void run.audit.persist(
     () => run.data.config.enableBlockchainCommitment,
     () => run.handingOver,
@@ -44,6 +51,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   void run.followUps.run(run);
   // Every handler is registered before the first await, so messages delivered with the first task find them.
   registerHandlers(run);
+  if (admitting) await admitCreator(run, created);
 
   const publishSearchAttributes = searchAttributePublisher();
   const archived = (): boolean => run.data.state === 'archived';
@@ -61,6 +69,27 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   }
   publishSearchAttributes(run.data);
   return await finish(run);
+}
+
+/** The patch that added the creator's admission to a session's start. */
+export const CREATOR_ADMISSION_PATCH = 'creator-admission';
+
+/**
+ * A creator blocked by its kill switch creates no session: nothing is recorded, the messages that waited fail (updates)
+ * or are dropped (signals), and the workflow fails with `KillSwitchTripped`, which whoever awaits its result receives.
+ */
+async function admitCreator(run: SessionRun, created: () => void): Promise<void> {
+  const { creatorDid } = run.data;
+  const block = await creatorAdmission.findKillSwitchBlock({ agentDid: creatorDid });
+  if (!block) {
+    created();
+    run.admission = 'admitted';
+    return;
+  }
+  run.refusal = killSwitchTripped(creatorDid, block);
+  run.admission = 'refused';
+  await wf.condition(wf.allHandlersFinished);
+  throw run.refusal;
 }
 
 /**
