@@ -433,6 +433,14 @@ export const KillSwitchNotice = z.strictObject({
   trippingSessionId: MessageId.nullable(),
   decisionId: MessageId.nullable(),
   windowSeconds: z.number().int().positive(),
+  /** The operator whose signed command (docs/DESIGN.md §13) the identity verified, for the session's audit entry. */
+  signedBy: z
+    .strictObject({
+      did: z.string().max(MESSAGE_LIMITS.idChars),
+      kid: z.string().max(MESSAGE_LIMITS.idChars),
+      sig: z.string().max(MESSAGE_LIMITS.idChars),
+    })
+    .optional(),
   /** The identity's window after the change, for the session's copy (see {@link KillSwitchCopy}). */
   copy: KillSwitchStateSchema.extend({
     events: KillSwitchStateSchema.shape.events.max(COPY_EVENTS),

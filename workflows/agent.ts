@@ -109,7 +109,7 @@ class AgentRun {
   }
 
   /** Queues the notice of an operator's trip or unblock. */
-  notifyOperator(event: msg.KillSwitchNotice['event'], cmd: msg.KillSwitchCommand): void {
+  notifyOperator(event: msg.KillSwitchNotice['event'], cmd: msg.KillSwitchCommand, signer: CommandSigner | null): void {
     this.notify({
       event,
       trigger: 'operator',
@@ -117,6 +117,7 @@ class AgentRun {
       authorizedBy: cmd.authorizedBy,
       trippingSessionId: null,
       decisionId: null,
+      ...(signer ? { signedBy: { did: signer.did, kid: signer.kid, sig: signer.sig } } : {}),
     });
   }
 }
@@ -203,18 +204,18 @@ function registerOperatorHandlers(run: AgentRun): void {
     const { signer, args } = run.operators.verify(name, raw, { kind: 'identity' });
     return { cmd: parseInput(KillSwitchCommandInput, withActor(args, 'authorizedBy', signer), name), signer };
   };
-  const accepted = (checked: { cmd: msg.KillSwitchCommand; signer: CommandSigner | null }): msg.KillSwitchCommand => {
+  const accepted = (checked: { cmd: msg.KillSwitchCommand; signer: CommandSigner | null }) => {
     if (checked.signer) run.operators.accept(checked.signer);
-    return checked.cmd;
+    return checked;
   };
   wf.setHandler(
     msg.tripKillSwitchUpdate,
     (raw) =>
       guard(() => {
-        const cmd = accepted(command('tripKillSwitch', raw));
+        const { cmd, signer } = accepted(command('tripKillSwitch', raw));
         const out = operatorTrip(run.state, { ...cmd, atMs: Date.now() });
         run.state = out.state;
-        if (out.changed) run.notifyOperator('tripped', cmd);
+        if (out.changed) run.notifyOperator('tripped', cmd, signer);
         return killSwitchView(run.state, Date.now());
       }),
     {
@@ -225,9 +226,9 @@ function registerOperatorHandlers(run: AgentRun): void {
     msg.unblockKillSwitchUpdate,
     (raw) =>
       guard(() => {
-        const cmd = accepted(command('unblockKillSwitch', raw));
+        const { cmd, signer } = accepted(command('unblockKillSwitch', raw));
         run.state = unblock(run.state, { ...cmd, atMs: Date.now() }).state;
-        run.notifyOperator('unblocked', cmd);
+        run.notifyOperator('unblocked', cmd, signer);
         return killSwitchView(run.state, Date.now());
       }),
     { validator: (raw) => void unblock(run.state, { ...command('unblockKillSwitch', raw).cmd, atMs: Date.now() }) },

@@ -115,6 +115,9 @@ export function applyKillSwitchNotice(data: SessionData, notice: KillSwitchNotic
   return { data: killed.data, events: [...noted.events, ...killed.events] };
 }
 
+/** The verified signer of the operator's command, as every signed control command's entry carries it. */
+const signedBy = (notice: KillSwitchNotice) => (notice.signedBy ? { signedBy: notice.signedBy } : {});
+
 /**
  * The `break_glass_used` entry for a trip or unblock, and whether it flags this session's commitment: an operator trip
  * always does, a deny-rate trip only in the session whose decision tripped it. `detectedBy` says who saw the crossing:
@@ -134,6 +137,7 @@ export function killSwitchNoticeChange(
           agent_id: notice.agentDid,
           authorized_by: notice.authorizedBy,
           operator_reason: notice.reason,
+          ...signedBy(notice),
         }),
       ],
     };
@@ -149,6 +153,7 @@ export function killSwitchNoticeChange(
         tripping_decision: notice.decisionId,
         authorized_by: notice.authorizedBy,
         ...(denyRate ? { detected_by: detectedBy } : { operator_reason: notice.reason }),
+        ...signedBy(notice),
       }),
     ],
   };

@@ -244,6 +244,16 @@ describe('operator authority over identity commands', () => {
       expect(tripped.blocked).toMatchObject({ trigger: 'operator', authorizedBy: w.creator.did });
       await agentHandle.unblock({ reason: 'false positive' });
       expect((await agentHandle.status()).blocked).toBeNull();
+      // The session the agent is in records who signed the trip and the unblock (non-repudiation).
+      const breakGlass = await eventually(
+        async () => (await w.session.auditTail(20)).filter((e) => e.entry.kind === 'break_glass_used'),
+        (entries) => entries.length === 2,
+      );
+      for (const e of breakGlass)
+        expect(e.payload).toMatchObject({
+          authorized_by: w.creator.did,
+          signedBy: { did: w.creator.did, kid: w.creator.kid, sig: expect.any(String) },
+        });
     });
   });
 });
