@@ -252,7 +252,7 @@ describe('operator authority over identity commands', () => {
       for (const e of breakGlass)
         expect(e.payload).toMatchObject({
           authorized_by: w.creator.did,
-          signedBy: { did: w.creator.did, kid: w.creator.kid, sig: expect.any(String) },
+          signedBy: { did: w.creator.did, kid: w.creator.kid, sig: expect.any(String) as unknown },
         });
     });
   });
