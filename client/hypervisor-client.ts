@@ -59,6 +59,17 @@ export interface ConnectOptions {
   metrics?: Registry;
   /** Signs control commands (kill, quarantine, terminate, kill-switch trip…; docs/DESIGN.md §13). */
   operator?: OperatorSigner | OperatorKeyring;
+  /**
+   * Milliseconds to wait for the Temporal server before failing. Default: `HV_TEMPORAL_CONNECT_TIMEOUT_MS`, else the
+   * SDK's 10 s. `hv` waits 3 s, so a wrong TEMPORAL_ADDRESS fails fast.
+   */
+  connectTimeoutMs?: number;
+}
+
+/** A positive whole number of milliseconds from the environment, or undefined (unset or not a number: the default). */
+function timeoutMsOf(value: string | undefined): number | undefined {
+  const ms = Number(value);
+  return value && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
 }
 
 const keyringOf = (operator: ConnectOptions['operator']): OperatorKeyring | undefined =>
@@ -88,7 +99,11 @@ export class HypervisorClient {
   static async connect(options: ConnectOptions = {}): Promise<HypervisorClient> {
     const env = options.env ?? process.env;
     const target = temporalTarget(env);
-    const connection = await Connection.connect(target.connectionOptions);
+    const connectTimeout = options.connectTimeoutMs ?? timeoutMsOf(env.HV_TEMPORAL_CONNECT_TIMEOUT_MS);
+    const connection = await Connection.connect({
+      ...target.connectionOptions,
+      ...(connectTimeout !== undefined && { connectTimeout }),
+    });
     // Traced when the OTel variables ask for it (client/tracing.ts); otherwise no interceptor and nothing loaded.
     const interceptors = await tracingClientInterceptors(env);
     const client = new Client({ connection, namespace: target.namespace, interceptors });

@@ -51,7 +51,11 @@ export async function withClient<T>(fn: (hv: HypervisorClient) => Promise<T>): P
   const { operatorKeyPath, readOperatorKeyFile, signerOf } = await import('../../store/operator-key.js');
   const keyPath = operatorKeyPath();
   const operator = keyPath ? signerOf(await readOperatorKeyFile(keyPath)) : undefined;
-  const hv = await HypervisorClient.connect({ operator });
+  // A person is waiting: an unreachable server fails after 3 s, not the SDK's 10 (HV_TEMPORAL_CONNECT_TIMEOUT_MS).
+  const hv = await HypervisorClient.connect({
+    operator,
+    connectTimeoutMs: process.env.HV_TEMPORAL_CONNECT_TIMEOUT_MS ? undefined : 3_000,
+  });
   try {
     return await fn(hv);
   } finally {

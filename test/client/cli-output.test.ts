@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import type { SagaView } from '../../domain/saga-types.js';
@@ -91,6 +92,28 @@ describe('hv output for people and for scripts', () => {
     const bad = await runHv(['session', 'join', 'x', '--agent', 'did:mesh:a', '--sigma', 'high']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('error [InvalidInput]: --sigma must be a number, got "high" — check the arguments');
+  });
+
+  it('gives up on an unreachable Temporal server at its connect deadline, with a hint', async () => {
+    // A port nothing listens on: the SDK retries until its deadline, which `hv` takes from
+    // HV_TEMPORAL_CONNECT_TIMEOUT_MS (3 s by default).
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const env = hvEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${closed}`, HV_TEMPORAL_CONNECT_TIMEOUT_MS: '1000' });
+    const started = Date.now();
+    const down = await runHv(['session', 'show', 'any-session'], env);
+    const elapsedMs = Date.now() - started;
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(
+      /^error: .*connect before the deadline.* — is the Temporal server up\? \(TEMPORAL_ADDRESS\)$/m,
+    );
+    // The configured deadline applies, not the SDK's 10 s (the CLI's own start is well under a second).
+    expect(elapsedMs).toBeGreaterThanOrEqual(1_000);
+    expect(elapsedMs).toBeLessThan(8_000);
   });
 
   it("prints a saga's steps as a table, and the full view with --json", async () => {
