@@ -13,7 +13,15 @@ import {
   agentWorkflowId,
   sagaWorkflowId,
 } from '../../workflows/messages.js';
-import { messageArbitrary, messagesOf, runIdsOf, sendAll, taskFailuresIn, type FuzzMessage } from '../helpers/fuzz.js';
+import {
+  messageArbitrary,
+  messagesOf,
+  replayProblem,
+  runIdsOf,
+  sendAll,
+  taskFailuresIn,
+  type FuzzMessage,
+} from '../helpers/fuzz.js';
 import { did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -26,6 +34,8 @@ import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestCont
  */
 const RUNS = Number(process.env.HV_FUZZ_RUNS ?? 1_000);
 const SEED = Number(process.env.HV_FUZZ_SEED ?? 13);
+/** HV_FUZZ_REPLAY=1: replay every target run from scratch afterwards (a restarted worker) and require the same commands. */
+const REPLAY = process.env.HV_FUZZ_REPLAY === '1';
 /** Starts are the dearest messages (a workflow each): this share of the runs. */
 const START_SHARE = 0.04;
 
@@ -237,6 +247,7 @@ describe('fuzz: every message of every workflow', () => {
         let timedOut = 0;
         let unhandled = 0;
         const causes: string[] = [];
+        const nondeterministic: string[] = [];
         for (const handle of [t.session.workflow, t.identity, t.saga]) {
           expect((await handle.describe()).status.name).toBe('RUNNING');
           const runs = new Set([...(await runIdsOf(ctx.client, handle.workflowId)), (await handle.describe()).runId]);
@@ -246,6 +257,9 @@ describe('fuzz: every message of every workflow', () => {
             failed += out.failed;
             timedOut += out.timedOut;
             unhandled += out.unhandledCommand;
+            // Opt-in until the collapsed-task replay bug is fixed (docs/DESIGN.md §11.1): it finds it at 1,000 runs.
+            const replay = REPLAY ? await replayProblem(ctx.client, handle.workflowId, runId) : null;
+            if (replay) nondeterministic.push(replay);
           }
         }
         const endings: Record<string, number> = {};
@@ -279,8 +293,10 @@ describe('fuzz: every message of every workflow', () => {
           `WorkflowTaskFailed: ${failed} (+ ${unhandled} UnhandledCommand), WorkflowTaskTimedOut: ${timedOut}`,
           `unanswered: ${JSON.stringify(unanswered)}`,
           `task failures: ${JSON.stringify(causes)}`,
+          `replayed from scratch${REPLAY ? '' : ' (off)'}: ${nondeterministic.length} nondeterministic ${JSON.stringify(nondeterministic)}`,
         );
         expect(failed).toBe(0);
+        expect(nondeterministic).toEqual([]);
         expect(unanswered).toEqual([]);
         // A refused start fails with a typed, non-retryable failure; nothing fails untyped or times out.
         expect(Object.keys(endings).filter((e) => e === 'FAILED:untyped' || e === 'TIMED_OUT')).toEqual([]);
