@@ -46,6 +46,9 @@ class AgentRun {
   readonly fed: Record<string, number>;
   /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
+  /** Notices queued and delivered in this run: `configure` answers once its copies reached the sessions. */
+  queued = 0;
+  delivered = 0;
   /** The last notice number given: sessions accept an identity's notices in increasing order only. */
   noticeSeq: number;
   /** The internal keys this run accepts, and the messages it refused (forged, unbound or invalid). */
@@ -100,6 +103,7 @@ class AgentRun {
   notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'> & { to?: string }): void {
     countHits(killSwitchMetrics(notice.event, notice.trigger));
     const numbered = this.trust.enforced ? { seq: ++this.noticeSeq } : {};
+    this.queued++;
     this.notices.push({
       ...notice,
       agentDid: this.state.agentDid,
@@ -121,6 +125,9 @@ class AgentRun {
     });
   }
 }
+
+/** Guards `configure` waiting for its copies' delivery: runs recorded before it answered at once. */
+export const CONFIGURE_DELIVERS_PATCH = 'hv-configure-delivers';
 
 /**
  * One workflow per agent identity (docs/DESIGN.md §3.3, id `agent:<did>`): the deny-rate kill switch over every
@@ -163,6 +170,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
         }
       }
       notices.shift();
+      run.delivered++;
     }
     if (wf.workflowInfo().continueAsNewSuggested) {
       await wf.condition(wf.allHandlersFinished);
@@ -242,15 +250,20 @@ function registerOperatorHandlers(run: AgentRun): void {
   };
   wf.setHandler(
     msg.configureKillSwitchUpdate,
-    (raw) =>
-      guard(() => {
+    async (raw) => {
+      const view = guard(() => {
         const { config, signer } = configuration(raw);
         if (signer) run.operators.accept(signer);
         run.state = { ...run.state, config };
         // Sessions refresh their copies: an armed switch is evaluated there from now on, a disarmed one no longer.
         run.sendCopy();
         return killSwitchView(run.state, Date.now());
-      }),
+      });
+      // Answered once every session has the copy in its history, so the caller's next action there is counted.
+      const sent = run.queued;
+      if (wf.patched(CONFIGURE_DELIVERS_PATCH)) await wf.condition(() => run.delivered >= sent);
+      return view;
+    },
     { validator: (raw) => void configuration(raw) },
   );
   run.operators.registerRefresh();
