@@ -4,8 +4,9 @@
  */
 export const DASHBOARD_SCRIPT = String.raw`
 const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...children) => {
+const el = (tag, { dataset, ...props } = {}, ...children) => {
   const node = Object.assign(document.createElement(tag), props);
+  Object.assign(node.dataset, dataset);
   for (const c of children) node.append(c instanceof Node ? c : String(c ?? ''));
   return node;
 };

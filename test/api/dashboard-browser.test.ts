@@ -28,6 +28,7 @@ let worker: { stop(): Promise<void> };
 let service: StepService;
 let browser: Browser;
 let page: Page;
+const pageErrors: string[] = [];
 
 /** The dashboard in a real headless chromium, over the real API, worker, Temporal and Postgres (DESIGN §15.5). */
 describe.skipIf(!chromium)('the dashboard in a browser', () => {
@@ -45,6 +46,7 @@ describe.skipIf(!chromium)('the dashboard in a browser', () => {
       args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
     });
     page = await browser.newPage();
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.setViewport({ width: 1400, height: 1000 });
   }, 120_000);
   afterAll(async () => {
@@ -98,8 +100,16 @@ describe.skipIf(!chromium)('the dashboard in a browser', () => {
     // Open the page, give it the operator key, open the session.
     await page.goto(`${api.url}/ui`);
     await page.type('#key', opKey);
-    await page.click('#connect');
-    await page.waitForSelector(`li[data-id="${id}"]`, WAIT);
+    // Temporal's visibility store lists a new session after a moment: connect again (reload the list) until it is in.
+    await page.waitForFunction(
+      (sid) => {
+        if (document.querySelector(`li[data-id="${sid}"]`)) return true;
+        (document.querySelector('#connect') as { click(): void }).click();
+        return false;
+      },
+      { ...WAIT, polling: 1000 },
+      id,
+    );
     await page.click(`li[data-id="${id}"]`);
     await waitText('#participants tr', two.did);
     await waitText('#audit', 'verified');
@@ -112,7 +122,7 @@ describe.skipIf(!chromium)('the dashboard in a browser', () => {
     // An agent acts while the page follows: the decision shows up live.
     const allowed = await api.call('POST', `/sessions/${id}/authorize`, {
       key: one.key,
-      body: { actionId: 'act-read', params: {} },
+      body: { actionId: 'act-read' },
     });
     expect(allowed.status, JSON.stringify(allowed.body)).toBe(200);
     await waitText('#events .event', `decision ${one.did} ALLOWED act-read`);
@@ -197,5 +207,6 @@ describe.skipIf(!chromium)('the dashboard in a browser', () => {
     await page.waitForFunction(() => !document.querySelector('#killswitch button[data-unblock]'), WAIT);
     await waitText('#audit', 'verified');
     expect(await text('#error')).toBe('');
+    expect(pageErrors).toEqual([]);
   }, 300_000);
 });
