@@ -98,7 +98,7 @@ async function follow(id) {
       const data = frame.split('\n').find((l) => l.startsWith('data: '));
       if (!data) continue;
       const e = JSON.parse(data.slice(6));
-      if (e.kind === 'saga_launched' && e.payload?.sagaId && !sagaIds.includes(e.payload.sagaId)) sagaIds.push(e.payload.sagaId);
+      if (e.kind.startsWith('saga_') && e.payload?.sagaId && !sagaIds.includes(e.payload.sagaId)) sagaIds.push(e.payload.sagaId);
       const denied = e.kind === 'decision' && e.payload?.allowed === false;
       $('events').append(el('div', { className: 'event ' + (e.kind === 'kill' ? 'killed' : denied ? 'denied' : '') }, eventText(e)));
       $('events').scrollTop = $('events').scrollHeight;
