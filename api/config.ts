@@ -35,6 +35,9 @@ export const ApiEnv = DatabaseEnv.extend({
   HV_AUDIT_PUBLIC_KEY_FILE: optionalText,
   /** A directory checkpoint sink to read checkpoints from when verifying (http sinks are not read back). */
   HV_CHECKPOINT_SINK: optionalText,
+  /** The Temporal UI the dashboard links each workflow into (`/namespaces/<ns>/workflows/<id>` under it). */
+  HV_TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
 });
 export type ApiEnv = z.output<typeof ApiEnv>;
 
@@ -45,6 +48,14 @@ export interface ApiConfig {
   rateLimit: { max: number; windowMs: number };
   eventsPollMs: number;
   audit: { publicKeyFiles: string[]; checkpointDir: string | null };
+  /** The dashboard's Temporal UI links (default http://localhost:8233, namespace `default`). */
+  temporalUi?: TemporalUiLinks;
+}
+
+/** Where the dashboard links a workflow: `${baseUrl}/namespaces/${namespace}/workflows/${workflowId}`. */
+export interface TemporalUiLinks {
+  baseUrl: string;
+  namespace: string;
 }
 
 export function apiConfigFrom(env: ApiEnv): ApiConfig {
@@ -66,6 +77,7 @@ export function apiConfigFrom(env: ApiEnv): ApiConfig {
       publicKeyFiles: env.HV_AUDIT_PUBLIC_KEY_FILE?.split(',').filter(Boolean) ?? [],
       checkpointDir: sink && !/^https?:\/\//.test(sink) ? sink.replace(/^file:\/\//, '') : null,
     },
+    temporalUi: { baseUrl: env.HV_TEMPORAL_UI_URL.replace(/\/+$/, ''), namespace: env.TEMPORAL_NAMESPACE },
   };
 }
 

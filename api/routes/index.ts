@@ -36,6 +36,6 @@ export async function registerRoutes(scope: FastifyInstance, deps: ApiDeps): Pro
   registerSagaRoutes(api, deps);
   registerAgentRoutes(api, deps);
   registerAuditRoutes(api, deps);
-  registerUiRoute(api);
+  registerUiRoute(api, deps.config.temporalUi);
   await Promise.resolve();
 }
