@@ -7,9 +7,13 @@ import { projectRoot } from '../../store/paths.js';
 import { findOnPath } from '../../worker/go-tools.js';
 
 interface Service {
+  command?: string[];
+  ports?: (string | { target: number; published: string | number })[];
+  profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   environment?: Record<string, string>;
+  image?: string;
   secrets?: unknown[];
   volumes?: string[];
 }
@@ -60,5 +64,24 @@ describe.skipIf(!dockerCompose)('docker-compose.yml', () => {
     ]);
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     expect(services.grafana!.volumes!.join(' ')).toMatch(/deploy\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards/);
+  });
+
+  it('runs the HTTP API from the same image after the migrations, health-checked, with an operator key on demand', () => {
+    const { services } = parse(render('docker-compose.yml').stdout) as { services: Record<string, Service> };
+    const api = services.api!;
+    expect(api.image).toBe(services['worker-1']!.image);
+    expect(api.command).toEqual(['node', 'dist/api/main.js']);
+    expect(api.depends_on).toEqual({
+      temporal: { condition: 'service_healthy' },
+      migrate: { condition: 'service_completed_successfully' },
+    });
+    expect(api.environment).toMatchObject({ TEMPORAL_TASK_QUEUE: 'agent-hypervisor', HV_API_PORT: '8080' });
+    expect(api.environment?.DATABASE_URL).toBe(services['worker-1']!.environment?.DATABASE_URL);
+    expect(api.healthcheck?.test.join(' ')).toMatch(/127\.0\.0\.1:8080\/healthz/);
+    expect(JSON.stringify(api.ports)).toMatch(/8080/);
+    const key = services['api-key']!;
+    expect(key.profiles).toEqual(['tools']);
+    expect(key.command!.join(' ')).toMatch(/api-keys create --did "\$+HV_OPERATOR_DID" --role operator/);
+    expect(key.depends_on).toEqual({ migrate: { condition: 'service_completed_successfully' } });
   });
 });
