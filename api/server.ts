@@ -21,7 +21,8 @@ import { registerRoutes } from './routes/index.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** Every route the API serves (method and OpenAPI-style path), documentation routes excepted. */
-    apiRoutes: Array<{ method: string; path: string }>;
+    /** Every documented route as served (OpenAPI path syntax), and whether it needs no credential. */
+    apiRoutes: Array<{ method: string; path: string; public: boolean }>;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -133,13 +134,18 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const authenticate = createAuthenticator(deps.pool, deps.config);
-  const apiRoutes: Array<{ method: string; path: string }> = [];
+  const apiRoutes: Array<{ method: string; path: string; public: boolean }> = [];
   app.decorate('apiRoutes', apiRoutes);
   app.addHook('onRoute', (route) => {
     const hidden = route.schema?.hide === true;
     if (hidden || route.url.startsWith(DOCS_PREFIX)) return;
     for (const method of [route.method].flat())
-      if (method !== 'HEAD') apiRoutes.push({ method, path: route.url.replace(/:(\w+)/g, '{$1}') });
+      if (method !== 'HEAD')
+        apiRoutes.push({
+          method,
+          path: route.url.replace(/:(\w+)/g, '{$1}'),
+          public: route.config?.public === true,
+        });
   });
 
   app.setErrorHandler((err, req, reply) => {
