@@ -34,7 +34,24 @@ const variants: Record<string, string[]> = {
     'existingSecret=hv-secrets,autoscaling.enabled=false,migrations.enabled=false',
   ],
   'worker versioning on': ['--set', 'workerVersioning.enabled=true,workerVersioning.deploymentName=hv-prod'],
+  'API Ingress with class, host and TLS': [
+    '--set',
+    'api.ingress.enabled=true,api.ingress.className=nginx,api.ingress.host=hv.example.com,api.ingress.tls.enabled=true,api.ingress.tls.secretName=hv-tls',
+  ],
+  'API Ingress, default class, every host; API on port 9000, 3 replicas': [
+    '--set',
+    'api.ingress.enabled=true,api.port=9000,api.replicas=3',
+  ],
+  'no API': ['--set', 'api.enabled=false'],
 };
+
+/** The kinds each variant must render (so a template that renders nothing cannot pass by validating nothing). */
+const apiKinds = (values: string[]): string[] =>
+  values.join(' ').includes('api.enabled=false')
+    ? []
+    : values.join(' ').includes('api.ingress.enabled=true')
+      ? ['Deployment', 'Ingress', 'Service']
+      : ['Deployment', 'Service'];
 
 /**
  * The rendered chart through a real kubeconform against the Kubernetes 1.34 schemas (strict: unknown fields fail),
@@ -72,7 +89,12 @@ describe('kubeconform on the Helm chart', () => {
   for (const [name, values] of Object.entries(variants)) {
     it(`validates every rendered manifest: ${name}`, () => {
       const manifests = render(values);
-      const count = parseAllDocuments(manifests).filter((doc) => doc.toJS() !== null).length;
+      const docs = parseAllDocuments(manifests)
+        .map((doc) => doc.toJS() as (Doc & { metadata: { name: string } }) | null)
+        .filter((m): m is Doc & { metadata: { name: string } } => m !== null);
+      const count = docs.length;
+      const api = docs.filter((m) => m.metadata.name === 'hv-agent-hypervisor-api').map((m) => m.kind);
+      expect(api.sort()).toEqual(apiKinds(values));
       const { status, report } = validate(manifests);
       expect(report.resources ?? [], JSON.stringify(report.resources)).toEqual([]);
       expect(status).toBe(0);

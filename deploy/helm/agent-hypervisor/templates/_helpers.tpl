@@ -26,3 +26,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: /etc/hv/tls/tls.key
 {{- end }}
 {{- end }}
+{{- /* The HTTP API (templates/api.yaml). Its pods carry their own app.kubernetes.io/name, so the worker selector
+(name + instance, unchanged: a Deployment's selector is immutable) and the worker's PDB, Service and ServiceMonitor
+never match them. */ -}}
+{{- define "hv.apiFullname" -}}{{ printf "%s-%s-api" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end }}
+{{- define "hv.apiSelector" -}}
+app.kubernetes.io/name: {{ printf "%s-api" .Chart.Name | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: api
+{{- end }}
+{{- define "hv.apiLabels" -}}
+{{ include "hv.apiSelector" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
