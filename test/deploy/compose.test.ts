@@ -24,8 +24,12 @@ if (process.env.HV_CI_STRICT && !dockerCompose)
 
 /** docker-compose.yml through a real compose parser (Debian's docker-compose, `config` needs no daemon). */
 describe.skipIf(!dockerCompose)('docker-compose.yml', () => {
-  const render = (file: string) =>
-    spawnSync(dockerCompose!, ['-f', file, 'config'], { cwd: projectRoot, encoding: 'utf8' });
+  const render = (file: string, env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(dockerCompose!, ['-f', file, 'config'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_SHA: '', ...env },
+    });
 
   it('is valid, and the parser rejects a broken file', () => {
     const ok = render('docker-compose.yml');
@@ -33,6 +37,18 @@ describe.skipIf(!dockerCompose)('docker-compose.yml', () => {
     expect(ok.status).toBe(0);
     const broken = render(path.join(projectRoot, 'test/fixtures/compose-broken.yml'));
     expect(broken.status).not.toBe(0);
+  });
+
+  it('builds one image for every service, with the commit in its build id when GIT_SHA is set', () => {
+    type Built = { build?: { context: string; args?: Record<string, string> }; image?: string };
+    const built = (env: NodeJS.ProcessEnv) =>
+      Object.entries((parse(render('docker-compose.yml', env).stdout) as { services: Record<string, Built> }).services)
+        .filter(([, s]) => s.build)
+        .map(([name, s]) => ({ name, image: s.image, sha: s.build!.args?.GIT_SHA }));
+    const plain = built({});
+    expect(plain.map((s) => s.name).sort()).toEqual(['api', 'migrate', 'worker-1', 'worker-2']);
+    expect(new Set(plain.map((s) => `${s.image} ${s.sha}`))).toEqual(new Set(['agent-hypervisor:local unknown']));
+    expect(new Set(built({ GIT_SHA: '0123456789ab' }).map((s) => s.sha))).toEqual(new Set(['0123456789ab']));
   });
 
   it('starts in order on health checks, runs two workers on one task queue, scrapes and provisions', () => {
