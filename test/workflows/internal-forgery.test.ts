@@ -296,10 +296,11 @@ describe('forged internal messages on the real server', () => {
         () => saga.progress(),
         (v) => v.steps[0]?.state === 'executing',
       );
+      // The update events only: the step's own retries may add activity and task events meanwhile.
       const events = async () =>
-        ((await saga.workflow.fetchHistory()).events ?? []).map((e) =>
-          Object.keys(e).find((k) => k.endsWith('Attributes')),
-        );
+        ((await saga.workflow.fetchHistory()).events ?? [])
+          .map((e) => Object.keys(e).find((k) => k.endsWith('Attributes')))
+          .filter((k) => k?.startsWith('workflowExecutionUpdate'));
       const historyBefore = await events();
       const target = saga.workflow.workflowId;
       const body = { agentDid: worker };
@@ -319,6 +320,8 @@ describe('forged internal messages on the real server', () => {
       expect(await saga.workflow.executeUpdate(msg.handOffStepsUpdate, { args: [genuine] })).toMatchObject([
         { stepId: 'a', disposition: 'failed' },
       ]);
+      // …and leaves its update in history, which the comparison above would have seen for a forged one.
+      expect((await events()).length).toBeGreaterThan(historyBefore.length);
       expect((await saga.result()).status).not.toBe('completed');
       await session.terminate();
     });
