@@ -46,8 +46,7 @@ class AgentRun {
   readonly fed: Record<string, number>;
   /** Trips, unblocks and new settings not yet announced, oldest first; `to` names the one session a copy is for. */
   readonly notices: Array<msg.KillSwitchNotice & { to?: string }> = [];
-  /** Notices queued and delivered in this run: `configure` answers once its copies reached the sessions. */
-  queued = 0;
+  /** Notices delivered in this run (queued ones are these plus `notices`): `configure` waits for its copies. */
   delivered = 0;
   /** The last notice number given: sessions accept an identity's notices in increasing order only. */
   noticeSeq: number;
@@ -103,7 +102,6 @@ class AgentRun {
   notify(notice: Omit<msg.KillSwitchNotice, 'agentDid' | 'windowSeconds'> & { to?: string }): void {
     countHits(killSwitchMetrics(notice.event, notice.trigger));
     const numbered = this.trust.enforced ? { seq: ++this.noticeSeq } : {};
-    this.queued++;
     this.notices.push({
       ...notice,
       agentDid: this.state.agentDid,
@@ -260,7 +258,7 @@ function registerOperatorHandlers(run: AgentRun): void {
         return killSwitchView(run.state, Date.now());
       });
       // Answered once every session has the copy in its history, so the caller's next action there is counted.
-      const sent = run.queued;
+      const sent = run.delivered + run.notices.length;
       if (wf.patched(CONFIGURE_DELIVERS_PATCH)) await wf.condition(() => run.delivered >= sent);
       return view;
     },
