@@ -1,4 +1,10 @@
-import { canonicalJson, type ChainHead, type ChainedEntry, type CommitmentStatement } from '../domain/audit-chain.js';
+import {
+  canonicalJson,
+  GENESIS_HASH,
+  type ChainHead,
+  type ChainedEntry,
+  type CommitmentStatement,
+} from '../domain/audit-chain.js';
 import type { StoredEntry } from '../domain/audit-verify.js';
 import { ErrorType, hvError } from '../domain/errors.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
@@ -117,24 +123,50 @@ async function insertLinks(
     );
     const storedHash = new Map(stored.rows.map((row) => [Number(row.seq), row.hash]));
     const differing = existing.find((link) => storedHash.get(link.entry.seq) !== link.hash);
-    if (differing)
-      throw new ConflictFound(
-        await describeConflict(tx, sessionId, { link: differing, storedHash: storedHash.get(differing.entry.seq) }, [
-          ...written,
-        ]),
-      );
+    if (differing) {
+      const { seq } = differing.entry;
+      const at = { seq, hash: differing.hash, storedHash: storedHash.get(seq) };
+      throw new ConflictFound(await describeConflict(tx, sessionId, at, [...written]));
+    }
   }
+  await checkLinksToStored(tx, sessionId, batch[0]!, written);
   return { inserted: written.size, duplicates: existing.length };
+}
+
+/**
+ * The batch links to itself (the activity checked it); its first link must also link to the stored chain, or the batch
+ * would append a branch the stored entries do not lead to. Its predecessor missing is a gap: refused too.
+ */
+async function checkLinksToStored(
+  tx: Queryable,
+  sessionId: string,
+  first: ChainedEntry,
+  written: ReadonlySet<number>,
+): Promise<void> {
+  if (!written.has(first.entry.seq)) return;
+  const before = first.entry.seq - 1;
+  const stored =
+    before === 0
+      ? GENESIS_HASH
+      : (
+          await tx.query<{ hash: string }>(`SELECT hash FROM audit_entries WHERE session_id = $1 AND seq = $2`, [
+            sessionId,
+            before,
+          ])
+        ).rows[0]?.hash;
+  if (stored !== first.prevHash) {
+    const at = { seq: before, hash: first.prevHash, storedHash: stored };
+    throw new ConflictFound(await describeConflict(tx, sessionId, at, [...written]));
+  }
 }
 
 /** The stored chain from the conflicting link on; the rows this transaction just inserted (`ours`) are not in it. */
 async function describeConflict(
   tx: Queryable,
   sessionId: string,
-  { link, storedHash }: { link: ChainedEntry; storedHash: string | undefined },
+  { seq, hash, storedHash }: { seq: number; hash: string; storedHash: string | undefined },
   ours: number[],
 ): Promise<StoredConflict> {
-  const seq = link.entry.seq;
   const head = await tx.query<{ seq: string; hash: string }>(
     `SELECT seq, hash FROM audit_entries WHERE session_id = $1 AND seq <> ALL($2::bigint[]) ORDER BY seq DESC LIMIT 1`,
     [sessionId, ours],
@@ -148,7 +180,7 @@ async function describeConflict(
   return {
     seq,
     storedHash: storedHash ?? '',
-    hash: link.hash,
+    hash,
     head: top ? { seq: Number(top.seq), hash: top.hash } : { seq: 0, hash: '' },
     writers: writers.rows.map((row) => ({ workflowId: row.workflow_id, runId: row.run_id })),
   };

@@ -7,12 +7,16 @@ import { workflowsPath } from './paths.js';
 /** The module that makes `domain/` shared by every workflow of the worker (see its comment). */
 export const sharedModulesPath = path.join(projectRoot, 'workflows', 'shared-modules.ts');
 
+/** The interceptors every bundle has: replay-stable workflow tasks (see the module's comment). */
+export const stableTasksPath = path.join(projectRoot, 'workflows', 'stable-tasks.ts');
+
 /** The workflow interceptors of a traced worker: the SDK's OpenTelemetry ones and the hypervisor's span attributes. */
 export const tracingInterceptorsPath = path.join(projectRoot, 'workflows', 'tracing.ts');
 
 /**
- * How the workflow bundle is built, by the worker at start-up and by every pre-built bundle (tests, bench). A traced
- * bundle adds the OpenTelemetry workflow interceptors; the untraced one has none, so tracing off costs nothing.
+ * How the workflow bundle is built, by the worker at start-up and by every pre-built bundle (tests, bench). Every
+ * bundle has the replay-stable task interceptors; a traced one adds the OpenTelemetry workflow interceptors inside
+ * them, so tracing off costs nothing.
  */
 export function workflowBundleOptions(
   options: { traced?: boolean } = {},
@@ -20,7 +24,7 @@ export function workflowBundleOptions(
   return {
     workflowsPath,
     preloadModules: [sharedModulesPath],
-    ...(options.traced ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
+    workflowInterceptorModules: options.traced ? [stableTasksPath, tracingInterceptorsPath] : [stableTasksPath],
   };
 }
 

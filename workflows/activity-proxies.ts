@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { serialLocalActivities } from './stable-tasks.js';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SagaStepDefinition } from '../domain/saga-dsl.js';
@@ -89,22 +90,26 @@ export const liability =
 export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>(ledgerOptions);
 
 /**
- * The internal key's public half and its signatures (activities/internal.ts). Local activities: no I/O, answered by the
+ * The internal key's public half and its signatures (activities/internal.ts). Local activities (one at a time, `stable-tasks.ts`): no I/O, answered by the
  * worker that runs the workflow task, recorded as markers so a replay sees the same keys and signatures.
  */
-export const internalKeys = wf.proxyLocalActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
+export const internalKeys = serialLocalActivities(
+  wf.proxyLocalActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+  }),
+);
 
 /**
  * The operator directory, read at each run's start: a local activity (one per run, no task round trip), short and
  * retried, since an update validator refuses signed commands until it has landed.
  */
-export const operatorDirectory = wf.proxyLocalActivities<Pick<Activities, 'loadOperatorDirectory'>>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
-});
+export const operatorDirectory = serialLocalActivities(
+  wf.proxyLocalActivities<Pick<Activities, 'loadOperatorDirectory'>>({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
+  }),
+);
 
 /** The registry's Postgres mirror. */
 export const operatorMirror = wf.proxyActivities<Pick<Activities, 'mirrorOperatorDirectory'>>(ledgerOptions);
@@ -113,7 +118,9 @@ export const operatorMirror = wf.proxyActivities<Pick<Activities, 'mirrorOperato
  * A new session's check of its creator's kill switch (the Postgres mirror): local, so a session start costs no extra
  * workflow task. Retried while the database is down (the session waits, failing closed).
  */
-export const creatorAdmission = wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+export const creatorAdmission = serialLocalActivities(
+  wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+  }),
+);

@@ -252,7 +252,7 @@ export async function runIdsOf(client: Client, workflowId: string): Promise<stri
 export async function replayProblem(client: Client, workflowId: string, runId: string): Promise<string | null> {
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   const workflowBundle = { codePath: inject('workflowBundlePath') };
-  return Worker.runReplayHistory({ workflowBundle, replayName: `${workflowId}/${runId}` }, history).then(
+  return Worker.runReplayHistory({ workflowBundle, replayName: `${workflowId}/${runId}` }, history, workflowId).then(
     () => null,
     (err: unknown) => {
       if (process.env.HV_FUZZ_DUMP) writeFileSync(`/tmp/nd-${runId}.json`, JSON.stringify(history));

@@ -101,6 +101,31 @@ describe('appendAuditEntries on the real database', () => {
     expect(await storedSeqs(sessionId)).toEqual([1, 2, 3]);
   });
 
+  it('refuses a batch that does not link to the stored head, or leaves a gap, and writes nothing of it', async () => {
+    const { sessionId, links } = chainOf(3);
+    await acts.appendAuditEntries({ sessionId, entries: links.slice(0, 2), checkpoint: false });
+    // Entries 3–5 of a writer whose entry 2 differs from the stored one: linked to themselves, not to the store.
+    const branch = chainOf(5, sessionId, 'run-1', { variant: 1 }).links.slice(2);
+    expect(await insertAuditBatch(testPool(), sessionId, branch)).toEqual({
+      conflict: {
+        seq: 2,
+        storedHash: links[1]!.hash,
+        hash: branch[0]!.prevHash,
+        head: { seq: 2, hash: links[1]!.hash },
+        writers: [{ workflowId: `session:${sessionId}`, runId: 'run-1' }],
+      },
+    });
+    expect(await failureType(acts.appendAuditEntries({ sessionId, entries: branch, checkpoint: false }))).toBe(
+      ErrorType.ChainBroken,
+    );
+    // A batch starting after a position the store does not hold.
+    const gap = chainOf(5, sessionId).links.slice(3);
+    expect(await insertAuditBatch(testPool(), sessionId, gap)).toMatchObject({ conflict: { seq: 3, storedHash: '' } });
+    expect(await storedSeqs(sessionId)).toEqual([1, 2]);
+    // The genuine continuation still lands.
+    expect(await insertAuditBatch(testPool(), sessionId, links.slice(2))).toEqual({ inserted: 1, duplicates: 0 });
+  });
+
   it('keeps an entry another run recorded identically as a duplicate: a v2 hash does not depend on the run', async () => {
     const { sessionId, links } = chainOf(3);
     await acts.appendAuditEntries({ sessionId, entries: links, checkpoint: false });

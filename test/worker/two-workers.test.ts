@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionHandle } from '../../client/hypervisor-client.js';
@@ -68,8 +69,18 @@ async function closeAndVerify(session: SessionHandle, decisions?: number): Promi
   expect(seqs).toEqual(Array.from({ length: commitment.entryCount }, (_, i) => i + 1));
   if (decisions !== undefined) expect(decided).toBe(decisions);
   const report = await session.verifyAudit(verifyOptions());
+  if (report.problems.length > 0) await dumpHistory(session);
   expect(report.problems).toEqual([]);
   expect(report.ok).toBe(true);
+}
+
+/** A chain that does not verify: keep the session's history for a replay (test-results/, git-ignored). */
+async function dumpHistory(session: SessionHandle): Promise<void> {
+  const history = await session.workflow.fetchHistory();
+  mkdirSync('test-results/two-workers', { recursive: true });
+  const file = `test-results/two-workers/${session.sessionId}.json`;
+  writeFileSync(file, JSON.stringify(history));
+  console.error(`two-workers: the history of ${session.sessionId} is in ${file}`);
 }
 
 /**
