@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { serialLocalActivities } from './stable-tasks.js';
+import { byRunVersion } from './stable-tasks.js';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
 import type { SagaStepDefinition } from '../domain/saga-dsl.js';
@@ -89,38 +89,47 @@ export const liability =
 /** Kill-switch admission and the durable block mirror. */
 export const killSwitch = wf.proxyActivities<Pick<Activities, 'admitAgent' | 'mirrorKillSwitchBlock'>>(ledgerOptions);
 
-/**
- * The internal key's public half and its signatures (activities/internal.ts). Local activities (one at a time, `stable-tasks.ts`): no I/O, answered by the
- * worker that runs the workflow task, recorded as markers so a replay sees the same keys and signatures.
- */
-export const internalKeys = serialLocalActivities(
-  wf.proxyLocalActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>({
-    startToCloseTimeout: '10s',
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-  }),
-);
+const internalKeysOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+};
 
 /**
- * The operator directory, read at each run's start: a local activity (one per run, no task round trip), short and
- * retried, since an update validator refuses signed commands until it has landed.
+ * The internal key's public half and its signatures (activities/internal.ts), answered by a worker that holds the key.
+ * Regular activities in runs since `hv-stable-tasks`, local ones (markers) before it (see `stable-tasks.ts`).
  */
-export const operatorDirectory = serialLocalActivities(
-  wf.proxyLocalActivities<Pick<Activities, 'loadOperatorDirectory'>>({
-    startToCloseTimeout: '10s',
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
-  }),
+export const internalKeys = byRunVersion(
+  wf.proxyLocalActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>(internalKeysOptions),
+  wf.proxyActivities<Pick<Activities, 'internalTrustAnchors' | 'signInternalMessages'>>(internalKeysOptions),
+);
+
+const directoryOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
+};
+
+/**
+ * The operator directory, read at each run's start (and on `refreshOperatorKeys`): short and retried, since an update
+ * validator refuses signed commands until it has landed. Regular or local by run, like {@link internalKeys}.
+ */
+export const operatorDirectory = byRunVersion(
+  wf.proxyLocalActivities<Pick<Activities, 'loadOperatorDirectory'>>(directoryOptions),
+  wf.proxyActivities<Pick<Activities, 'loadOperatorDirectory'>>(directoryOptions),
 );
 
 /** The registry's Postgres mirror. */
 export const operatorMirror = wf.proxyActivities<Pick<Activities, 'mirrorOperatorDirectory'>>(ledgerOptions);
 
+const admissionOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
 /**
- * A new session's check of its creator's kill switch (the Postgres mirror): local, so a session start costs no extra
- * workflow task. Retried while the database is down (the session waits, failing closed).
+ * A new session's check of its creator's kill switch (the Postgres mirror), retried while the database is down (the
+ * session waits, failing closed). Regular or local by run, like {@link internalKeys}.
  */
-export const creatorAdmission = serialLocalActivities(
-  wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>({
-    startToCloseTimeout: '10s',
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
-  }),
+export const creatorAdmission = byRunVersion(
+  wf.proxyLocalActivities<Pick<Activities, 'findKillSwitchBlock'>>(admissionOptions),
+  wf.proxyActivities<Pick<Activities, 'findKillSwitchBlock'>>(admissionOptions),
 );

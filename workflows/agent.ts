@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { historyInfo } from './stable-tasks.js';
 import type { z } from 'zod';
 import {
   AgentWorkflowInput,
@@ -145,7 +146,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
 
   // Trips and unblocks are announced in order: mirrored durably first, then to every session the identity is in.
   for (;;) {
-    await wf.condition(() => notices.length > 0 || wf.workflowInfo().continueAsNewSuggested);
+    await wf.condition(() => notices.length > 0 || historyInfo().continueAsNewSuggested);
     while (notices.length > 0) {
       const { to, ...notice } = notices[0]!;
       const blocked = run.state.blocked;
@@ -170,7 +171,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       notices.shift();
       run.delivered++;
     }
-    if (wf.workflowInfo().continueAsNewSuggested) {
+    if (historyInfo().continueAsNewSuggested) {
       await wf.condition(wf.allHandlersFinished);
       if (notices.length > 0) continue;
       return await wf.continueAsNew<typeof agentWorkflow>({

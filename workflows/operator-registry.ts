@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { historyInfo } from './stable-tasks.js';
 import { ErrorType, hvError } from '../domain/errors.js';
 import type { NonceBook } from '../domain/operator-command.js';
 import {
@@ -67,7 +68,7 @@ export async function operatorRegistryWorkflow(input: OperatorRegistryInput = {}
   register(msg.revokeOperatorKeyUpdate, RevokeOperatorKeyInput, revokeOperatorKey as Change);
   wf.setHandler(msg.getOperatorDirectoryQuery, () => keys.directory ?? { operators: [] });
 
-  await wf.condition(() => wf.workflowInfo().continueAsNewSuggested);
+  await wf.condition(() => historyInfo().continueAsNewSuggested);
   await wf.condition(wf.allHandlersFinished);
   await wf.continueAsNew<typeof operatorRegistryWorkflow>({ carried: { nonces: keys.nonces } });
 }

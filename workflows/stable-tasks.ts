@@ -1,60 +1,81 @@
 /**
- * Workflow tasks that replay as they ran (docs/DESIGN.md §11.1). Two things made a replayed run see different workflow
+ * Workflow tasks that replay as they ran (docs/DESIGN.md §11.1). Two things made a replayed run see other workflow
  * times than the live one, so record entries with other timestamps (and a chain head the store does not hold) or emit
- * other commands (`[TMPRL1100]`) once a worker restarted or evicted the run:
+ * commands in other tasks (`[TMPRL1100]`) once a worker restarted or evicted the run:
  *
- * - **Concurrent local activities.** Each resolution moves workflow time to the activity's completion time. Live, two
- *   local activities in flight at once resolve in two activations; a replay resolves both from their markers in one,
- *   at the later time. So a run's local activities go one at a time ({@link oneAtATime}).
+ * - **Local activities.** A local activity's result moves workflow time to its completion time, and its marker says
+ *   nothing of the task in which the workflow received it: two in flight at once resolve in two activations live and
+ *   in one on replay, and a task that also carried a query completes with the marker while the result reaches the
+ *   workflow in the next task, where a replay hands it over at once. So runs since {@link STABLE_TASKS_PATCH} use
+ *   regular activities instead ({@link byRunVersion}): their results are history events, delivered in the same task
+ *   live and on replay.
  * - **Command-less tasks.** The SDK's core replays a workflow task that completed with no command as part of the next
  *   one when that was scheduled right after it (a heartbeat, or an update request that its validator then refused),
  *   so the signals, timers and activity results of the first are applied at the second's time. So a task that
  *   delivered any of those and would complete with no command gets one: a memo upsert (one history event).
  *
- * Both apply to runs that started with {@link STABLE_TASKS_PATCH}; a history recorded before it replays unchanged.
- * This module is bundled as a workflow interceptor module into every bundle (`worker/bundle.ts`), and holds per-run
- * state: the SDK evaluates workflow modules once per run.
+ * Both apply to the hypervisor's workflows in runs that started with the patch; a history recorded before it replays
+ * unchanged. This module is bundled as a workflow interceptor module into every bundle (`worker/bundle.ts`), and holds
+ * per-run state: the SDK evaluates workflow modules once per run.
  */
 import * as wf from '@temporalio/workflow';
 import type { coresdk } from '@temporalio/proto';
+import {
+  AGENT_WORKFLOW_TYPE,
+  AUDIT_RETENTION_WORKFLOW_TYPE,
+  OPERATOR_REGISTRY_WORKFLOW_TYPE,
+  SAGA_WORKFLOW_TYPE,
+  SESSION_WORKFLOW_TYPE,
+} from './messages.js';
 
 export const STABLE_TASKS_PATCH = 'hv-stable-tasks';
 
 /** The memo key the anchor command upserts. */
 export const TASK_ANCHOR_MEMO = 'hvTaskAnchor';
 
+/** The hypervisor's own workflows; anything else in a bundle (the benchmark's probes) runs untouched. */
+const GOVERNED_TYPES: ReadonlySet<string> = new Set([
+  SESSION_WORKFLOW_TYPE,
+  SAGA_WORKFLOW_TYPE,
+  AGENT_WORKFLOW_TYPE,
+  AUDIT_RETENTION_WORKFLOW_TYPE,
+  OPERATOR_REGISTRY_WORKFLOW_TYPE,
+]);
+
 let stable = false;
-/** Local activities of this run not yet settled, chained: the next one starts when the last one has settled. */
-let lane: Promise<void> | null = null;
 
 /** True when this run keeps its tasks replay-stable (it started with the patch). */
 export const stableTasks = (): boolean => stable;
 
-/**
- * Starts `call` (a local activity) once the run's previous local activity has settled; at once when none is in flight
- * or the run predates the patch.
- */
-export function oneAtATime<R>(call: () => Promise<R>): Promise<R> {
-  if (!stable) return call();
-  const run = lane ? lane.then(call) : call();
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  lane = settled;
-  void settled.then(() => {
-    if (lane === settled) lane = null;
-  });
-  return run;
+/** What a run may decide continue-as-new on: the history's length and Temporal's suggestion. */
+export interface HistoryInfo {
+  historyLength: number;
+  continueAsNewSuggested: boolean;
 }
 
-/** A local-activity proxy whose every call goes through {@link oneAtATime}. */
-export function serialLocalActivities<T extends object>(proxy: T): T {
-  return new Proxy(proxy, {
-    get(target, name) {
-      const fn = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
-      return (...args: unknown[]) => oneAtATime(() => fn(...args));
-    },
+let seen: HistoryInfo = { historyLength: 0, continueAsNewSuggested: false };
+
+/**
+ * The history's length and Temporal's suggestion as of the run's last task that a replay delivers too: one with a
+ * signal, timer, activity result or start, not one that only carried updates (a refused update leaves no trace, so a
+ * replay has no task in which to see the newer values, and a condition they flipped would flip later there). Runs
+ * before the patch read the current task's values, as they did.
+ */
+export function historyInfo(): HistoryInfo {
+  if (!stable) {
+    const { historyLength, continueAsNewSuggested } = wf.workflowInfo();
+    return { historyLength, continueAsNewSuggested };
+  }
+  return seen;
+}
+
+/**
+ * The same activities as local ones (runs before the patch, which replay with their markers) or regular ones (runs
+ * since), chosen at each call.
+ */
+export function byRunVersion<T extends object>(local: T, regular: T): T {
+  return new Proxy(regular, {
+    get: (_target, name) => Reflect.get(stable ? regular : local, name) as unknown,
   });
 }
 
@@ -112,7 +133,7 @@ class StableTasksInbound implements wf.WorkflowInboundCallsInterceptor {
     next: wf.Next<wf.WorkflowInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
     // Decided once, before any workflow code runs, so every command of the run is on the same side of it.
-    stable = wf.patched(STABLE_TASKS_PATCH);
+    stable = GOVERNED_TYPES.has(wf.workflowInfo().workflowType) && wf.patched(STABLE_TASKS_PATCH);
     return next(input);
   }
 }
@@ -122,7 +143,11 @@ class StableTasksInternals implements wf.WorkflowInternalsInterceptor {
 
   activate(input: wf.ActivateInput, next: wf.Next<wf.WorkflowInternalsInterceptor, 'activate'>): void {
     // Read before `next`: the SDK takes the start job off the list while it runs the batch.
-    if ((input.activation.jobs ?? []).some(needsEvent)) this.needsEvent = true;
+    if ((input.activation.jobs ?? []).some(needsEvent)) {
+      this.needsEvent = true;
+      const { historyLength, continueAsNewSuggested } = wf.workflowInfo();
+      seen = { historyLength, continueAsNewSuggested };
+    }
     next(input);
   }
 

@@ -1,9 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import fc from 'fast-check';
-import { Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
 
 /**
  * Generated messages for the fuzz suite (test/workflows/fuzz.test.ts): arbitrary JSON (null included), wrong types,
@@ -245,18 +242,3 @@ export async function runIdsOf(client: Client, workflowId: string): Promise<stri
   return ids;
 }
 
-/**
- * Replays one run's history from scratch, as a restarted worker or an evicted cache does: null when it gives the same
- * commands, else what went wrong (bounded). A running run replays up to its last completed task.
- */
-export async function replayProblem(client: Client, workflowId: string, runId: string): Promise<string | null> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  const workflowBundle = { codePath: inject('workflowBundlePath') };
-  return Worker.runReplayHistory({ workflowBundle, replayName: `${workflowId}/${runId}` }, history, workflowId).then(
-    () => null,
-    (err: unknown) => {
-      if (process.env.HV_FUZZ_DUMP) writeFileSync(`/tmp/nd-${runId}.json`, JSON.stringify(history));
-      return `${workflowId}/${runId}: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}`;
-    },
-  );
-}

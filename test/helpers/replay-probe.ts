@@ -1,6 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { workflowBundleOptions } from '../../worker/bundle.js';
@@ -63,15 +65,14 @@ export async function replayDivergence(client: Client, workflowId: string, runId
     () => null,
     (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 400),
   );
-  if (failure) {
-    if (process.env.HV_REPLAY_DUMP) {
-      const { writeFileSync } = await import('node:fs');
-      const { historyToJSON } = await import('@temporalio/common/lib/proto-utils.js');
-      writeFileSync(`/tmp/probe-${workflowId.replace(/[^a-z0-9-]/gi, '_')}.json`, historyToJSON(history));
-    }
-    return `${workflowId}: ${failure}`;
-  }
-  const live = recorded(history);
+  const problem = failure ? `${workflowId}: ${failure}` : firstDifference(workflowId, recorded(history), sent);
+  // HV_REPLAY_DUMP=1 keeps the history of a run that does not replay, for a closer look.
+  if (problem && process.env.HV_REPLAY_DUMP)
+    writeFileSync(`/tmp/probe-${(runId ?? workflowId).replace(/[^a-z0-9-]/gi, '_')}.json`, historyToJSON(history));
+  return problem;
+}
+
+function firstDifference(workflowId: string, live: Sent[], sent: Sent[]): string | null {
   for (const [i, want] of live.entries()) {
     const [got, recordedText] = [JSON.stringify(sent[i]) ?? 'nothing', JSON.stringify(want)];
     if (got !== recordedText) {

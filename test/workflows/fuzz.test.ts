@@ -16,12 +16,12 @@ import {
 import {
   messageArbitrary,
   messagesOf,
-  replayProblem,
   runIdsOf,
   sendAll,
   taskFailuresIn,
   type FuzzMessage,
 } from '../helpers/fuzz.js';
+import { replayDivergence } from '../helpers/replay-probe.js';
 import { did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 
@@ -34,8 +34,11 @@ import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestCont
  */
 const RUNS = Number(process.env.HV_FUZZ_RUNS ?? 1_000);
 const SEED = Number(process.env.HV_FUZZ_SEED ?? 13);
-/** HV_FUZZ_REPLAY=1: replay every target run from scratch afterwards (a restarted worker) and require the same commands. */
-const REPLAY = process.env.HV_FUZZ_REPLAY === '1';
+/**
+ * Every target run is replayed from scratch afterwards (a restarted worker) and must give the same commands with the
+ * same activity inputs and signals (docs/DESIGN.md §11.1); HV_FUZZ_REPLAY=0 turns that off.
+ */
+const REPLAY = process.env.HV_FUZZ_REPLAY !== '0';
 /** Starts are the dearest messages (a workflow each): this share of the runs. */
 const START_SHARE = 0.04;
 
@@ -257,8 +260,7 @@ describe('fuzz: every message of every workflow', () => {
             failed += out.failed;
             timedOut += out.timedOut;
             unhandled += out.unhandledCommand;
-            // Opt-in until the collapsed-task replay bug is fixed (docs/DESIGN.md §11.1): it finds it at 1,000 runs.
-            const replay = REPLAY ? await replayProblem(ctx.client, handle.workflowId, runId) : null;
+            const replay = REPLAY ? await replayDivergence(ctx.client, handle.workflowId, runId) : null;
             if (replay) nondeterministic.push(replay);
           }
         }

@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { historyInfo } from '../stable-tasks.js';
 import { killSwitchTripped } from '../../domain/kill-switch.js';
 import { HvAgentIds, HvSessionId, HvSessionState, listedAgentIds } from '../../domain/search-attributes.js';
 import * as model from '../../domain/session/index.js';
@@ -23,7 +24,7 @@ export const MAX_RUN_EVENTS = 2_000;
 
 /** Time to hand the run over: Temporal suggests it, or the history reached {@link MAX_RUN_EVENTS}. */
 const shouldContinueAsNew = (): boolean => {
-  const info = wf.workflowInfo();
+  const info = historyInfo();
   return info.continueAsNewSuggested || info.historyLength >= MAX_RUN_EVENTS;
 };
 
