@@ -241,4 +241,3 @@ export async function runIdsOf(client: Client, workflowId: string): Promise<stri
   for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) ids.push(w.runId);
   return ids;
 }
-

@@ -13,14 +13,7 @@ import {
   agentWorkflowId,
   sagaWorkflowId,
 } from '../../workflows/messages.js';
-import {
-  messageArbitrary,
-  messagesOf,
-  runIdsOf,
-  sendAll,
-  taskFailuresIn,
-  type FuzzMessage,
-} from '../helpers/fuzz.js';
+import { messageArbitrary, messagesOf, runIdsOf, sendAll, taskFailuresIn, type FuzzMessage } from '../helpers/fuzz.js';
 import { replayDivergence } from '../helpers/replay-probe.js';
 import { did, eventually, newSession } from '../helpers/session.js';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
