@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { tracingEnabled } from '../../client/tracing.js';
 import type { SagaDefinitionInput } from '../../domain/saga-dsl.js';
 import type { SagaView } from '../../domain/saga-types.js';
-import { workflowBundleOptions } from '../../worker/bundle.js';
+import { stableTasksPath, tracingInterceptorsPath, workflowBundleOptions } from '../../worker/bundle.js';
 import { SpanAttr } from '../../workflows/span-attributes.js';
 import { startObservedWorker, type ObservedWorker } from '../helpers/observed-scenario.js';
 import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
@@ -82,7 +82,7 @@ async function sagaTrace(): Promise<ReceivedSpan[]> {
 }
 
 describe('OpenTelemetry tracing, exported over OTLP/HTTP to a real receiver', () => {
-  it('is off without an OTLP endpoint, or with OTEL_TRACES_EXPORTER=none; the untraced bundle has no interceptor', () => {
+  it('is off without an OTLP endpoint, or with OTEL_TRACES_EXPORTER=none; the untraced bundle has no tracing interceptor', () => {
     expect(tracingEnabled({})).toBe(false);
     expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' })).toBe(
       false,
@@ -91,8 +91,12 @@ describe('OpenTelemetry tracing, exported over OTLP/HTTP to a real receiver', ()
       false,
     );
     expect(tracingEnabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe(true);
-    expect(workflowBundleOptions().workflowInterceptorModules).toBeUndefined();
-    expect(workflowBundleOptions({ traced: true }).workflowInterceptorModules).toHaveLength(1);
+    // Every bundle has the replay-stable task interceptors (docs/DESIGN.md §11.1); only a traced one has more.
+    expect(workflowBundleOptions().workflowInterceptorModules).toEqual([stableTasksPath]);
+    expect(workflowBundleOptions({ traced: true }).workflowInterceptorModules).toEqual([
+      stableTasksPath,
+      tracingInterceptorsPath,
+    ]);
   });
 
   it("the README's compensated saga is one trace: client start → saga run → a span per step and compensation → a span per attempt", async () => {
