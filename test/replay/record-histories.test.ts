@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { connectTestTemporal, uniqueTaskQueue, withWorker, type TemporalTestContext } from '../helpers/temporal.js';
 import { actions, eventually, newSession } from '../helpers/session.js';
@@ -15,6 +16,15 @@ import { fullSessionScenario } from './scenarios.js';
  */
 const recording = process.env.HV_RECORD_HISTORIES === '1';
 const fixture = (name: string) => fileURLToPath(new URL(`./histories/${name}.json`, import.meta.url));
+
+/**
+ * Writes a fixture and, next to it, the workflow id it ran under: a history does not hold it, and a replay must run
+ * under it (operator commands are signed for their workflow id).
+ */
+async function record(name: string, handle: WorkflowHandle): Promise<void> {
+  await writeFile(fixture(name), historyToJSON(await handle.fetchHistory()));
+  await writeFile(fixture(name).replace(/\.json$/, '.workflow-id'), `${handle.workflowId}\n`);
+}
 
 let ctx: TemporalTestContext;
 beforeAll(async () => {
@@ -31,7 +41,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       const creator = 'did:mesh:operator';
       const { session } = await newSession(ctx, taskQueue, { consistencyMode: 'strong' }, creator);
       await fullSessionScenario(session, creator);
-      await writeFile(fixture('session-full'), historyToJSON(await session.workflow.fetchHistory()));
+      await record('session-full', session.workflow);
     });
   });
 
@@ -41,7 +51,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       const { session } = await newSession(ctx, taskQueue, { maxDurationSeconds: 1 }, 'did:mesh:operator');
       await session.join({ agentDid: 'did:mesh:solo', sigmaRaw: 0.7 });
       await session.result();
-      await writeFile(fixture('session-timeout'), historyToJSON(await session.workflow.fetchHistory()));
+      await record('session-timeout', session.workflow);
     });
   });
 
@@ -61,7 +71,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
         await session.authorize({ agentDid: 'did:mesh:busy', actionId: actions.edit.actionId });
       }
       const firstRun = ctx.client.workflow.getHandle(session.workflow.workflowId, first);
-      await writeFile(fixture('session-continued'), historyToJSON(await firstRun.fetchHistory()));
+      await record('session-continued', firstRun);
       await session.terminate();
     });
   });
@@ -75,7 +85,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
         args: [{ retentionDays: 180 }],
       });
       await handle.result();
-      await writeFile(fixture('audit-retention'), historyToJSON(await handle.fetchHistory()));
+      await record('audit-retention', handle);
     });
   });
 
@@ -106,7 +116,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
           { options: { retryInitialIntervalMs: 50 } },
         );
         await saga.result();
-        await writeFile(fixture('saga-compensated'), historyToJSON(await saga.workflow.fetchHistory()));
+        await record('saga-compensated', saga.workflow);
         await session.terminate();
       });
     } finally {
@@ -135,7 +145,7 @@ describe.skipIf(!recording)('record replay fixtures', () => {
       );
       await hv.agent(agent).unblock({ reason: 'recorded', authorizedBy: 'did:mesh:sre' });
       await session.terminate();
-      await writeFile(fixture('agent-kill-switch'), historyToJSON(await hv.agent(agent).workflow.fetchHistory()));
+      await record('agent-kill-switch', hv.agent(agent).workflow);
     });
   });
 });
