@@ -1,5 +1,5 @@
 /**
- * Workflow tasks that replay as they ran (docs/DESIGN.md §11.1). Two things made a replayed run see other workflow
+ * Workflow tasks that replay as they ran (docs/DESIGN.md §11.1). Three things made a replayed run see other workflow
  * times than the live one, so record entries with other timestamps (and a chain head the store does not hold) or emit
  * commands in other tasks (`[TMPRL1100]`) once a worker restarted or evicted the run:
  *
@@ -13,8 +13,10 @@
  *   one when that was scheduled right after it (a heartbeat, or an update request that its validator then refused),
  *   so the signals, timers and activity results of the first are applied at the second's time. So a task that
  *   delivered any of those and would complete with no command gets one: a memo upsert (one history event).
+ * - **Tasks that only carried updates.** A refused update wakes the run live with the new task's history length and
+ *   continue-as-new suggestion; a replay has no such task. So continue-as-new is decided on {@link historyInfo}.
  *
- * Both apply to the hypervisor's workflows in runs that started with the patch; a history recorded before it replays
+ * All three apply to the hypervisor's workflows in runs that started with the patch; a history recorded before it replays
  * unchanged. This module is bundled as a workflow interceptor module into every bundle (`worker/bundle.ts`), and holds
  * per-run state: the SDK evaluates workflow modules once per run.
  */
@@ -43,9 +45,6 @@ const GOVERNED_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 let stable = false;
-
-/** True when this run keeps its tasks replay-stable (it started with the patch). */
-export const stableTasks = (): boolean => stable;
 
 /** What a run may decide continue-as-new on: the history's length and Temporal's suggestion. */
 export interface HistoryInfo {
@@ -99,7 +98,7 @@ function needsEvent(job: Job): boolean {
  * leaves nothing, a refused update nothing, a query answer or a local activity nothing yet; a lone cancellation may
  * or may not, so it does not count (an anchor too many costs one event, one too few a divergent replay).
  */
-export function leavesEvent(commands: readonly Command[]): boolean {
+function leavesEvent(commands: readonly Command[]): boolean {
   const cancelledTimers = new Set(commands.flatMap((c) => (c.cancelTimer ? [c.cancelTimer.seq] : [])));
   const cancelledActivities = new Set(
     commands.flatMap((c) => (c.requestCancelActivity ? [c.requestCancelActivity.seq] : [])),
